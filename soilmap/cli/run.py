@@ -1,0 +1,179 @@
+"""``soilmap run``: a whole run from a config file or from flags."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from soilmap.cli.options import report, show_progress
+from soilmap.config import (
+    LandcoverConfig,
+    OutputConfig,
+    RegionsConfig,
+    RunConfig,
+    SocConfig,
+    load_config,
+)
+from soilmap.errors import ConfigError
+from soilmap.pipeline import run as run_pipeline
+from soilmap.scenario import Scenario
+
+
+def _scenario(base: Scenario, **given) -> Scenario:
+    changes = {k: v for k, v in given.items() if v not in (None, ())}
+    if not changes:
+        return base
+    d = base.to_dict()
+    d.update(changes)
+    if "rate" in changes and isinstance(base.rate, dict):
+        d["rate"] = changes["rate"]
+    return Scenario(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def build_config(config_path: Path | None, **o) -> RunConfig:
+    """Map the command's arguments onto a :class:`RunConfig` (flags override the file)."""
+    cfg = load_config(config_path) if config_path else None
+    if cfg is None:
+        missing = [
+            f"--{k.replace('_', '-')}" for k in ("soc", "regions", "region_id", "out") if not o[k]
+        ]
+        if missing:
+            raise ConfigError(
+                f"give a config file (soilmap run CONFIG.toml) or at least {', '.join(missing)}."
+            )
+    soc = cfg.soc if cfg else None
+    if o["soc"]:
+        soc = SocConfig(stock=Path(o["soc"]), units=o["soc_units"])
+    elif o["soc_units"] and soc is not None:
+        soc = dataclasses.replace(soc, units=o["soc_units"])
+    landcover = cfg.landcover if cfg else None
+    if o["landcover"]:
+        if not o["landcover_scheme"]:
+            raise ConfigError(
+                "--landcover needs --landcover-scheme (a preset name or a table "
+                "file; see `soilmap schemes`)."
+            )
+        landcover = LandcoverConfig(
+            path=Path(o["landcover"]),
+            scheme=o["landcover_scheme"],
+            unknown=o["unknown_classes"] or "error",
+        )
+    elif o["landcover_scheme"] or o["unknown_classes"]:
+        if landcover is None:
+            raise ConfigError("--landcover-scheme/--unknown-classes need --landcover PATH.")
+        landcover = dataclasses.replace(
+            landcover,
+            scheme=o["landcover_scheme"] or landcover.scheme,
+            unknown=o["unknown_classes"] or landcover.unknown,
+        )
+    regions = cfg.regions if cfg else None
+    if o["regions"]:
+        regions = RegionsConfig(
+            path=Path(o["regions"]),
+            id_field=o["region_id"] or "",
+            name_field=o["region_name"],
+            layer=o["regions_layer"],
+            crs=o["regions_crs"],
+        )
+        if not o["region_id"]:
+            raise ConfigError("--regions needs --region-id FIELD.")
+    elif regions is not None:
+        regions = dataclasses.replace(
+            regions,
+            id_field=o["region_id"] or regions.id_field,
+            name_field=o["region_name"] or regions.name_field,
+            crs=o["regions_crs"] or regions.crs,
+            layer=o["regions_layer"] or regions.layer,
+        )
+    output = cfg.output if cfg else OutputConfig(dir=Path(o["out"]))
+    output = dataclasses.replace(
+        output,
+        dir=Path(o["out"]) if o["out"] else output.dir,
+        overwrite=o["overwrite"] or output.overwrite,
+        compress=o["compress"] or output.compress,
+    )
+    scenario = _scenario(
+        cfg.scenario if cfg else Scenario(),
+        rate=o["rate"],
+        start_year=o["start_year"],
+        horizons=tuple(o["horizon"]),
+        growth=o["growth"],
+        eligible=tuple(o["eligible"]),
+        name=o["scenario_name"],
+    )
+    assert soc is not None and regions is not None  # guaranteed by the checks above
+    return RunConfig(
+        soc=soc,
+        landcover=landcover,
+        regions=regions,
+        output=output,
+        scenario=scenario,
+        chunks=cfg.chunks if cfg else None,
+        source=cfg.source if cfg else None,
+    )
+
+
+@click.command("run")
+@click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--soc", type=click.Path(path_type=Path), help="SOC stock raster (0-30 cm).")
+@click.option(
+    "--soc-units",
+    help="Units of the SOC stock, e.g. 't C ha-1' or 'kg C m-2' "
+    "(required unless the file states them).",
+)
+@click.option("--landcover", type=click.Path(path_type=Path), help="Land-cover class raster.")
+@click.option(
+    "--landcover-scheme",
+    help="Class-table preset (see `soilmap schemes`) or a table file (.csv/.yaml).",
+)
+@click.option(
+    "--unknown-classes",
+    type=click.Choice(["error", "excluded"]),
+    help="Land-cover codes missing from the table: fail (default) or exclude.",
+)
+@click.option(
+    "--regions", type=click.Path(path_type=Path), help="Region polygons (any vector format)."
+)
+@click.option("--region-id", help="Field with a unique region id.")
+@click.option("--region-name", help="Field with the region name.")
+@click.option("--regions-layer", help="Layer of a multi-layer vector file.")
+@click.option("--regions-crs", help="CRS of a regions file that has none (e.g. EPSG:4326).")
+@click.option("--rate", type=float, help="Relative annual SOC growth [default: 0.004].")
+@click.option("--start-year", type=int, help="Year of the initial stock [default: 2020].")
+@click.option(
+    "--horizon",
+    type=int,
+    multiple=True,
+    help="Year to report the gain for; repeat for several [default: 2030, 2050].",
+)
+@click.option(
+    "--growth",
+    type=click.Choice(["linear", "compound"]),
+    help="Growth on the initial stock (linear, default) or compound.",
+)
+@click.option(
+    "--eligible",
+    multiple=True,
+    help="Land-use group the rate applies to; repeat "
+    "[default: cropland grassland pasture paddy forest].",
+)
+@click.option("--scenario-name", help="Name of the scenario [default: 4p1000].")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
+@click.option(
+    "--compress",
+    type=click.Choice(["deflate", "zstd", "lzw"]),
+    help="Raster codec [default: deflate].",
+)
+@click.pass_context
+def command(ctx: click.Context, config: Path | None, **options) -> None:
+    """Run the 4 per 1000 projection and write maps, zonal statistics and run.json.
+
+    Either from a CONFIG.toml file, or from flags; flags given next to a config file
+    override its values.
+    """
+    cfg = build_config(config, **options)
+    result = run_pipeline(cfg, progress=show_progress(ctx))
+    report(result, ctx.find_root().obj.get("quiet", False))

@@ -1,0 +1,72 @@
+"""Typed errors raised by soilmap.
+
+Every error derives from :class:`SoilmapError` and from the builtin exception a
+Python user would expect (``FileNotFoundError``, ``ValueError`` ...), so both
+``except SoilmapError`` and ``except ValueError`` work.  Messages name the input,
+the problem and the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CRSError",
+    "ClassTableError",
+    "ConfigError",
+    "GridMismatchError",
+    "InputError",
+    "InputNotFoundError",
+    "NoOverlapError",
+    "OutputExistsError",
+    "SoilmapError",
+    "UnitsError",
+    "UnknownClassError",
+    "UnknownSchemeError",
+]
+
+
+class SoilmapError(Exception):
+    """Root of every error soilmap raises on purpose."""
+
+
+class InputError(SoilmapError, ValueError):
+    """An input file or value cannot be used as given."""
+
+
+class InputNotFoundError(InputError, FileNotFoundError):
+    """An input path does not exist or cannot be opened."""
+
+
+class CRSError(InputError):
+    """An input has no coordinate reference system, or an unusable one."""
+
+
+class GridMismatchError(InputError):
+    """Rasters that must share a grid do not."""
+
+
+class NoOverlapError(InputError):
+    """Two inputs that must overlap do not share any ground."""
+
+
+class UnitsError(InputError):
+    """Units are missing, unknown, or inconsistent with the values."""
+
+
+class ClassTableError(InputError):
+    """A land-cover class table is malformed (duplicate codes, bad columns ...)."""
+
+
+class UnknownSchemeError(ClassTableError):
+    """A land-cover scheme name is neither a preset nor a readable table file."""
+
+
+class UnknownClassError(ClassTableError):
+    """Land-cover codes occur in the data but not in the class table."""
+
+
+class ConfigError(InputError):
+    """A run configuration is invalid."""
+
+
+class OutputExistsError(SoilmapError, FileExistsError):
+    """An output file exists and overwriting was not asked for."""

@@ -1,0 +1,107 @@
+"""Atomic output folders.
+
+A run writes every file into a hidden staging folder inside the output folder
+(same file system, so :func:`os.replace` is atomic), and moves the finished files
+into place only once all of them exist.  A failed or interrupted run leaves the
+output folder as it was: no half-written file, no earlier result destroyed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from soilmap.errors import OutputExistsError
+
+__all__ = ["OutputStage", "staged_file"]
+
+_SIDE_FILES = (".aux.xml", ".ovr")
+
+
+class OutputStage:
+    """A staging folder for the outputs of one run.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Final output folder (created if missing).
+    names : iterable of str
+        File names the run will write; checked for conflicts before anything runs.
+    overwrite : bool
+        Replace existing files of the same name (each replaced atomically).
+
+    Raises
+    ------
+    soilmap.errors.OutputExistsError
+        If some of ``names`` exist in ``out_dir`` and ``overwrite`` is false.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, names: Iterable[str], *, overwrite: bool):
+        self.out_dir = Path(out_dir)
+        self.names = list(dict.fromkeys(names))
+        existing = [n for n in self.names if (self.out_dir / n).exists()]
+        if existing and not overwrite:
+            shown = ", ".join(existing[:6]) + (" ..." if len(existing) > 6 else "")
+            raise OutputExistsError(
+                f"{self.out_dir} already holds outputs of an earlier run ({shown}). "
+                "Pass --overwrite (overwrite=True) to replace them, or choose another --out folder."
+            )
+        self._created = not self.out_dir.exists()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix=".soilmap-staging-", dir=self.out_dir))
+        self.committed: list[Path] = []
+
+    def path(self, name: str) -> Path:
+        """Where to write ``name`` while the run is in progress."""
+        if name not in self.names:
+            self.names.append(name)
+        return self.dir / name
+
+    def commit(self) -> list[Path]:
+        """Move every staged file into the output folder; return the final paths."""
+        for name in self.names:
+            staged = self.dir / name
+            if not staged.exists():
+                continue
+            final = self.out_dir / name
+            for suffix in _SIDE_FILES:
+                # A stale .aux.xml would override the new file's statistics in QGIS.
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(f"{final}{suffix}")
+            os.replace(staged, final)
+            self.committed.append(final)
+        self.abort()
+        return self.committed
+
+    def abort(self) -> None:
+        """Remove the staging folder (and the output folder if this run made it empty)."""
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if self._created and not self.committed:
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()
+
+    def __enter__(self) -> OutputStage:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Commit is explicit: leaving the block without it (error, interrupt) discards.
+        self.abort()
+
+
+@contextlib.contextmanager
+def staged_file(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+    """Write one file atomically: yield a temporary path, then rename it to ``path``.
+
+    Raises
+    ------
+    soilmap.errors.OutputExistsError
+        If ``path`` exists and ``overwrite`` is false.
+    """
+    final = Path(path)
+    with OutputStage(final.parent, [final.name], overwrite=overwrite) as stage:
+        yield stage.path(final.name)
+        stage.commit()

@@ -1,0 +1,174 @@
+"""Land use on the reference grid as per-group area fractions.
+
+Land use is carried as ``fractions``: dims ``("group", "y", "x")``, the share (0–1)
+of each cell's area in each land-use group.  Their sum over groups is the share of
+the cell whose land cover is known.  A class raster on the reference grid gives
+0/1 fractions; a raster on another grid is aggregated by :mod:`soilmap.regrid`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+
+from soilmap.classes import ALL_LAND, LUT_NODATA, LUT_UNKNOWN, ClassTable, GroupIndexer
+from soilmap.errors import UnknownClassError
+from soilmap.grid import Grid, check_same_grid
+from soilmap.meta import append_history
+
+__all__ = ["ALL_LAND", "dominant_group", "fractions_from_classes", "uniform_fractions"]
+
+#: Code of a cell with no land-use information in ``landuse.tif``.
+NODATA_CODE = 255
+
+
+def _one_hot(block: np.ndarray, indexer: GroupIndexer, table_desc: str, source: str) -> np.ndarray:
+    idx = indexer(block)
+    unknown = idx == LUT_UNKNOWN
+    if unknown.any():
+        found = sorted(int(c) for c in np.unique(np.asarray(block)[unknown]))
+        raise UnknownClassError(
+            f"land cover {source!r} holds codes {found} that class table {table_desc} does not "
+            "list. Add them to a table file (--landcover-scheme my_table.csv; start from "
+            "`soilmap schemes NAME`) or treat them as excluded (unknown = 'excluded' under "
+            "[landcover], or --unknown-classes excluded)."
+        )
+    n_groups = len(indexer.groups)
+    out = np.zeros((n_groups, *idx.shape), dtype="float32")
+    for g in range(n_groups):
+        out[g] = idx == g
+    return out
+
+
+def fractions_from_classes(
+    classes: xr.DataArray,
+    table: ClassTable,
+    *,
+    reference: Grid | None = None,
+    unknown: Literal["error", "excluded"] = "error",
+) -> xr.DataArray:
+    """0/1 group fractions from a class raster already on the reference grid, lazily.
+
+    Codes missing from ``table`` raise :class:`~soilmap.errors.UnknownClassError` when
+    the block holding them is computed (so the raster is never read twice); codes the
+    table declares as nodata give a cell with no known land use (all fractions 0).
+
+    Parameters
+    ----------
+    classes : xarray.DataArray
+        Integer class codes, dims ``("y", "x")``.
+    table : ClassTable
+        Code → group table.
+    reference : Grid, optional
+        Grid the result must be on (checked).
+    unknown : {"error", "excluded"}
+        What to do with codes the table does not list.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``("group", "y", "x")``, float32.
+    """
+    source = str(classes.attrs.get("source", classes.name))
+    if reference is not None:
+        check_same_grid(
+            reference,
+            Grid.from_dataarray(classes, what=f"land cover {source!r}"),
+            what=f"land cover {source!r}",
+            reference_name="the SOC grid",
+        )
+    indexer = table.code_to_group_index(unknown)
+    file_nodata = classes.attrs.get("nodata")
+    lut = indexer.lut
+    if (
+        file_nodata is not None
+        and 0 <= int(file_nodata) < len(lut)
+        and lut[int(file_nodata)] == LUT_UNKNOWN
+    ):
+        # The file's own nodata value is never an unknown class.
+        lut = lut.copy()
+        lut[int(file_nodata)] = LUT_NODATA
+        indexer = GroupIndexer(lut=lut, groups=indexer.groups, fill=indexer.fill)
+    groups = indexer.groups
+    data = classes.data
+    if not isinstance(data, dsa.Array):
+        data = dsa.from_array(np.asarray(data), chunks=data.shape)
+    desc = f"{table.name!r} ({table.source})"
+    frac = data.map_blocks(
+        _one_hot,
+        indexer,
+        desc,
+        source,
+        dtype="float32",
+        new_axis=0,
+        chunks=((len(groups),), *data.chunks),
+    )
+    out = xr.DataArray(
+        frac,
+        dims=("group", "y", "x"),
+        coords={"group": list(groups), "y": classes["y"], "x": classes["x"]},
+    )
+    out = out.rio.write_crs(classes.rio.crs)
+    out.attrs = {
+        "units": "1",
+        "long_name": "land-use group area fraction",
+        "source": source,
+        "class_table": table.name,
+        "history": classes.attrs.get("history", ""),
+    }
+    return append_history(out, f"fractions_from_classes(table={table.name!r}, unknown={unknown!r})")
+
+
+def uniform_fractions(like: xr.DataArray) -> xr.DataArray:
+    """A single group :data:`ALL_LAND` covering every cell (no land cover given)."""
+    ones = xr.ones_like(like, dtype="float32").expand_dims(group=[ALL_LAND])
+    ones.attrs = {
+        "units": "1",
+        "long_name": "land-use group area fraction",
+        "history": like.attrs.get("history", ""),
+    }
+    return append_history(ones, "uniform_fractions(): no land cover given, all land eligible")
+
+
+def _dominant_block(frac: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    known = np.nansum(frac, axis=0) > 0
+    idx = np.nan_to_num(frac, nan=0.0).argmax(axis=0)
+    return np.where(known, codes[idx], NODATA_CODE).astype("uint8")
+
+
+def dominant_group(fractions: xr.DataArray, codes: dict[str, int]) -> xr.DataArray:
+    """Code of the group with the largest share of each cell (255 where none is known).
+
+    Ties go to the group listed first.
+
+    Parameters
+    ----------
+    fractions : xarray.DataArray
+        Dims ``("group", "y", "x")``.
+    codes : dict of str to int
+        Raster code of each group.
+    """
+    code_vec = np.array([codes[str(g)] for g in fractions["group"].values], dtype="uint8")
+    frac = fractions.transpose("group", "y", "x")
+    data = frac.data
+    if isinstance(data, dsa.Array):
+        data = data.rechunk({0: -1})
+        dom = data.map_blocks(_dominant_block, code_vec, drop_axis=0, dtype="uint8")
+    else:
+        dom = _dominant_block(np.asarray(data), code_vec)
+    out = xr.DataArray(
+        dom, dims=("y", "x"), coords={"y": frac["y"], "x": frac["x"]}, name="landuse"
+    )
+    if frac.rio.crs is not None:
+        out = out.rio.write_crs(frac.rio.crs)
+    out.attrs = {
+        "units": "1",
+        "long_name": "dominant land-use group",
+        "flag_values": code_vec.tolist(),
+        "flag_meanings": " ".join(str(g) for g in fractions["group"].values),
+        "history": fractions.attrs.get("history", ""),
+    }
+    return append_history(out, "dominant_group()")

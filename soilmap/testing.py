@@ -1,0 +1,127 @@
+"""Helpers for testing code that uses soilmap (and for soilmap's own tests).
+
+* :func:`raise_if_dask_computes` proves that a block of code stays lazy.
+* :func:`make_grid`, :func:`make_layer` and :func:`write_raster` build small
+  georeferenced rasters whose answers can be worked out on paper.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dask
+import numpy as np
+import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from affine import Affine
+from pyproj import CRS
+
+from soilmap.grid import Grid
+
+__all__ = ["DaskComputeError", "make_grid", "make_layer", "raise_if_dask_computes", "write_raster"]
+
+
+class DaskComputeError(RuntimeError):
+    """Raised by :func:`raise_if_dask_computes` when something computed."""
+
+
+class _CountingScheduler:
+    def __init__(self, max_computes: int):
+        self.max_computes = max_computes
+        self.total = 0
+
+    def __call__(self, dsk, keys, **kwargs):
+        self.total += 1
+        if self.total > self.max_computes:
+            raise DaskComputeError(
+                f"dask computed {self.total} time(s), {self.max_computes} allowed: "
+                "something that should stay lazy triggered a computation."
+            )
+        return dask.get(dsk, keys, **kwargs)
+
+
+@contextlib.contextmanager
+def raise_if_dask_computes(max_computes: int = 0) -> Iterator[_CountingScheduler]:
+    """Fail if dask computes more than ``max_computes`` times inside the block.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> with raise_if_dask_computes():
+    ...     x = da.ones(10) + 1  # lazy: fine
+    """
+    scheduler = _CountingScheduler(max_computes)
+    with dask.config.set(scheduler=scheduler):
+        yield scheduler
+
+
+def make_grid(
+    shape: tuple[int, int] = (6, 8),
+    *,
+    crs: str | int = "EPSG:32637",
+    res: float = 250.0,
+    origin: tuple[float, float] = (500_000.0, 1_400_000.0),
+) -> Grid:
+    """A north-up grid with its top-left corner at ``origin``."""
+    x0, y0 = origin
+    return Grid(
+        crs_wkt=CRS.from_user_input(crs).to_wkt(),
+        transform=Affine(res, 0, x0, 0, -res, y0),
+        shape=shape,
+    )
+
+
+def make_layer(
+    values: np.ndarray,
+    grid: Grid,
+    *,
+    units: str = "t C ha-1",
+    chunks: tuple[int, int] | None = None,
+    name: str = "layer",
+) -> xr.DataArray:
+    """Wrap ``values`` (shape = ``grid.shape``) as a georeferenced soilmap layer."""
+    values = np.asarray(values)
+    if values.shape != grid.shape:
+        raise ValueError(f"values are {values.shape}, grid is {grid.shape}")
+    da = xr.DataArray(
+        values,
+        dims=("y", "x"),
+        coords={"y": grid.ys(), "x": grid.xs()},
+        name=name,
+        attrs={"units": units, "long_name": name, "history": ""},
+    )
+    da = da.rio.write_crs(grid.crs_wkt).rio.write_transform(grid.transform)
+    return da.chunk({"y": chunks[0], "x": chunks[1]}) if chunks else da
+
+
+def write_raster(
+    path: str | os.PathLike,
+    values: np.ndarray,
+    grid: Grid | None,
+    *,
+    nodata: float | None = None,
+    units: str | None = None,
+    transform: Affine | None = None,
+) -> Path:
+    """Write a small single-band GeoTIFF (``grid=None`` writes one without a CRS)."""
+    values = np.asarray(values)
+    profile = {
+        "driver": "GTiff",
+        "height": values.shape[0],
+        "width": values.shape[1],
+        "count": 1,
+        "dtype": values.dtype.name,
+        "nodata": nodata,
+        "transform": grid.transform if grid else (transform or Affine.identity()),
+    }
+    if grid is not None:
+        profile["crs"] = grid.crs_wkt
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path, "w", **profile) as dst:
+        dst.write(values, 1)
+        if units:
+            dst.set_band_unit(1, units)
+    return Path(path)

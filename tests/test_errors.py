@@ -1,0 +1,115 @@
+"""Bad inputs end in a soilmap error that names the input and the fix, with no partial output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from soilmap import errors
+from soilmap.config import load_config
+from soilmap.pipeline import run
+from soilmap.testing import write_raster
+
+
+def _cfg(sample_copy, out):
+    return load_config(sample_copy / "tigray.toml").with_output(out)
+
+
+def _assert_no_output(out):
+    assert not out.exists() or not [p for p in out.iterdir()]
+
+
+def test_missing_file(sample_copy, tmp_path):
+    os.remove(sample_copy / "ORCDRC_sl3.tif")
+    out = tmp_path / "out"
+    with pytest.raises(errors.InputNotFoundError, match="ORCDRC_sl3.tif.*Check the paths"):
+        run(_cfg(sample_copy, out))
+    _assert_no_output(out)
+
+
+def test_raster_without_crs(sample_copy, tmp_path):
+    write_raster(sample_copy / "LC_250m_ESACCI2010.tif", np.full((372, 349), 10, "uint8"), None)
+    out = tmp_path / "out"
+    with pytest.raises(
+        errors.CRSError,
+        match="LC_250m_ESACCI2010.tif.*no coordinate reference.*gdal_edit.py -a_srs",
+    ):
+        run(_cfg(sample_copy, out))
+    _assert_no_output(out)
+
+
+def test_regions_not_overlapping(sample_copy, tmp_path):
+    far = gpd.GeoDataFrame(
+        {"region_id": ["X"], "region_name": ["far away"]},
+        geometry=[shapely.box(-60, -10, -59, -9)],
+        crs=4326,
+    )
+    far.to_file(sample_copy / "tigray_regions.gpkg", layer="regions")
+    out = tmp_path / "out"
+    with pytest.raises(errors.NoOverlapError, match="tigray_regions.gpkg.*Check that both"):
+        run(_cfg(sample_copy, out))
+    _assert_no_output(out)
+
+
+def test_regions_without_crs(sample_copy, tmp_path):
+    shp = sample_copy / "zones.shp"
+    gpd.read_file(sample_copy / "tigray_regions.gpkg").rename(
+        columns={"region_name": "region_nam"}
+    ).to_file(shp)
+    os.remove(sample_copy / "zones.prj")
+    cfg = _cfg(sample_copy, tmp_path / "out")
+    import dataclasses
+
+    # the shapefile driver truncates field names to 10 characters
+    cfg = dataclasses.replace(
+        cfg, regions=dataclasses.replace(cfg.regions, path=shp, name_field="region_nam")
+    )
+    with pytest.raises(errors.CRSError, match="zones.shp.*--regions-crs EPSG:4326"):
+        run(cfg)
+    cfg = dataclasses.replace(cfg, regions=dataclasses.replace(cfg.regions, crs="EPSG:4326"))
+    assert run(cfg).manifest["regions"]["crs_assumed"] is True
+
+
+def test_unknown_scheme(sample_copy, tmp_path):
+    text = (sample_copy / "tigray.toml").read_text().replace('"esa_cci_lc"', '"esa_cci_typo"')
+    (sample_copy / "tigray.toml").write_text(text)
+    out = tmp_path / "out"
+    with pytest.raises(errors.UnknownSchemeError, match="esa_cci_typo.*esa_cci_lc"):
+        run(_cfg(sample_copy, out))
+    _assert_no_output(out)
+
+
+def test_unknown_class_codes_leave_no_output(sample_copy, tmp_path):
+    lc = np.full((372, 349), 10, "uint8")
+    lc[100:110, 50:60] = 77  # not an ESA CCI code
+    from soilmap.io.raster import read_layout
+
+    grid = read_layout(sample_copy / "ORCDRC_sl1.tif").grid
+    write_raster(sample_copy / "LC_250m_ESACCI2010.tif", lc, grid)
+    out = tmp_path / "out"
+    with pytest.raises(errors.UnknownClassError, match=r"\[77\].*esa_cci_lc.*excluded"):
+        run(_cfg(sample_copy, out))
+    _assert_no_output(out)
+
+
+def test_existing_output_is_kept_without_overwrite(sample_copy, tmp_path):
+    out = tmp_path / "out"
+    first = run(_cfg(sample_copy, out))
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    with pytest.raises(errors.OutputExistsError, match="--overwrite"):
+        run(_cfg(sample_copy, out))
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    # A failing run with --overwrite must not destroy the earlier result either.
+    shutil.copy(sample_copy / "ORCDRC_sl1.tif", sample_copy / "keep.tif")
+    with open(sample_copy / "ORCDRC_sl2.tif", "r+b") as f:  # corrupt a block
+        f.seek(2000)
+        f.write(b"\0" * 40000)
+    with pytest.raises(errors.SoilmapError):
+        run(_cfg(sample_copy, out).with_output(out, overwrite=True))
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert len(first.outputs) == len(before)

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from soilmap.errors import ConfigError
+from soilmap.scenario import Scenario, project
+from soilmap.testing import make_grid, make_layer, raise_if_dask_computes
+
+
+def _fractions(grid, values, groups, chunks=None):
+    import xarray as xr
+
+    arr = xr.DataArray(
+        np.asarray(values, "float32"),
+        dims=("group", "y", "x"),
+        coords={"group": groups, "y": grid.ys(), "x": grid.xs()},
+    )
+    return arr.chunk({"y": chunks[0], "x": chunks[1]}) if chunks else arr
+
+
+def test_linear_and_compound_gain_after_20_years():
+    lin = Scenario(start_year=2020, horizons=(2040,))
+    comp = Scenario(start_year=2020, horizons=(2040,), growth="compound")
+    assert lin.gain_factor("cropland", 2040) == pytest.approx(0.08)
+    assert comp.gain_factor("cropland", 2040) == pytest.approx(1.004**20 - 1)
+    assert round(comp.gain_factor("cropland", 2040) * 100, 2) == 8.31
+    assert lin.gain_factor("excluded", 2040) == 0.0
+
+
+@pytest.mark.parametrize("chunks", [None, (1, 2), (2, 3)])
+def test_project_by_hand(chunks):
+    grid = make_grid((2, 3))
+    stock = make_layer(np.array([[50, 50, 50], [100, np.nan, 80]], "float32"), grid, chunks=chunks)
+    # cropland / forest / excluded shares per cell
+    frac = _fractions(
+        grid,
+        [
+            [[1, 0.6, 0], [0.5, 1, 0]],
+            [[0, 0.4, 0], [0.5, 0, 0]],
+            [[0, 0, 1], [0, 0, 0]],
+        ],
+        ["cropland", "forest", "excluded"],
+        chunks,
+    )
+    sc = Scenario(
+        rate={"cropland": 0.004, "forest": 0.002},
+        start_year=2020,
+        horizons=(2030,),
+        eligible=("cropland", "forest"),
+    )
+    with raise_if_dask_computes():
+        out = project(stock, frac, sc)
+    seq = out["sequestration_rate"].values
+    # cell (0,1): 50 x (0.6 x 0.004 + 0.4 x 0.002) = 0.16
+    np.testing.assert_allclose(seq[0], [0.2, 0.16, 0.0], rtol=1e-6)
+    # cell (1,0): 100 x (0.5 x 0.004 + 0.5 x 0.002) = 0.3; (1,1) no stock; (1,2) no land use
+    np.testing.assert_allclose(seq[1, 0], 0.3, rtol=1e-6)
+    assert np.isnan(seq[1, 1]) and np.isnan(seq[1, 2])
+    np.testing.assert_allclose(out["gain_2030"].values[0], [2.0, 1.6, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(out["co2e_rate"].values[0, 0], 0.2 * 44 / 12, rtol=1e-6)
+    assert out["gain_2030"].attrs["units"] == "t C ha-1"
+    assert out["sequestration_rate"].attrs["units"] == "t C ha-1 yr-1"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"rate": -0.1},
+        {"rate": 1.5},
+        {"horizons": (2010,)},
+        {"growth": "exponential"},
+        {"horizons": ()},
+        {"name": "bad name!"},
+    ],
+)
+def test_invalid_scenarios(bad):
+    with pytest.raises(ConfigError):
+        Scenario(**bad)
+
+
+finite = st.floats(0, 500, allow_nan=False, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(s0=finite, rate=st.floats(0, 0.05), k=st.floats(0, 10), share=st.floats(0, 1))
+def test_linear_in_rate_and_stock_and_non_negative(s0, rate, k, share):
+    grid = make_grid((1, 1))
+    frac = _fractions(grid, [[[share]], [[1 - share]]], ["cropland", "excluded"])
+
+    def seq(stock, r):
+        sc = Scenario(rate=r, horizons=(2050,), eligible=("cropland",))
+        out = project(make_layer(np.array([[stock]], "float32"), grid), frac, sc)
+        return float(out["sequestration_rate"].values[0, 0]), float(out["gain_2050"].values[0, 0])
+
+    base, gain = seq(s0, rate)
+    assert base >= 0 and gain >= 0
+    assert base == pytest.approx(s0 * rate * share, rel=1e-5, abs=1e-6)
+    assert gain == pytest.approx(30 * base, rel=1e-5, abs=1e-5)
+    if rate * k < 1:
+        assert seq(s0, rate * k)[0] == pytest.approx(k * base, rel=1e-4, abs=1e-5)
+    assert seq(s0 * k, rate)[0] == pytest.approx(k * base, rel=1e-4, abs=1e-5)
