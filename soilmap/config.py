@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from soilmap.errors import ConfigError, InputNotFoundError
-from soilmap.scenario import Scenario
+from soilmap.scenario import Saturation, Scenario
+from soilmap.socinputs import SocSpec
 
 __all__ = [
     "LandcoverConfig",
@@ -54,43 +55,19 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class SocConfig:
-    """Where the initial SOC stock comes from: a stock raster, or layer properties."""
+#: The ``[soc]`` section: see :class:`soilmap.socinputs.SocSpec`.
+SocConfig = SocSpec
 
-    stock: Path | None = None
-    units: str | None = None
-    content: tuple[Path, ...] = ()
-    content_units: str | None = None
-    bulk_density: tuple[Path, ...] = ()
-    bulk_density_units: str | None = None
-    coarse_fragments: tuple[Path, ...] = ()
-    coarse_fragments_units: str | None = None
-    depths_cm: tuple[Any, ...] = ()
-    kind: Literal["point", "interval"] = "point"
-    top_cm: float = 0.0
-    bottom_cm: float = 30.0
-    nodata: float | None = None
 
-    def __post_init__(self) -> None:
-        if (self.stock is None) == (not self.content):
-            raise ConfigError(
-                "give the SOC either as a stock raster ([soc] stock = ..., or --soc) or as "
-                "layer properties ([soc.layers] content/bulk_density/depths_cm), not both/neither."
-            )
-        if self.content and not (self.bulk_density and self.depths_cm):
-            raise ConfigError("[soc.layers] needs bulk_density and depths_cm next to content.")
-        if self.content and not (self.content_units and self.bulk_density_units):
-            raise ConfigError(
-                "[soc.layers] needs content_units (e.g. 'g kg-1') and bulk_density_units "
-                "(e.g. 'kg m-3'): soilmap never guesses units."
-            )
-
-    @property
-    def paths(self) -> list[Path]:
-        if self.stock is not None:
-            return [self.stock]
-        return [*self.content, *self.bulk_density, *self.coarse_fragments]
+def soc_paths(soc: SocSpec) -> list[Path]:
+    """Every input file of the SOC section."""
+    paths = (
+        [soc.stock]
+        if soc.stock is not None
+        else [*soc.content, *soc.bulk_density, *soc.coarse_fragments]
+    )
+    paths += [q for q in (soc.lower, soc.upper, soc.sd, soc.relative_uncertainty) if q]
+    return [Path(q) for q in paths if q is not None]
 
 
 @dataclass(frozen=True)
@@ -118,6 +95,9 @@ class RegionsConfig:
     layer: str | None = None
     crs: str | None = None
     invalid: Literal["repair", "error"] = "repair"
+    #: Numeric field with each region's emissions (t CO2e yr-1), to report the share
+    #: the potential would offset.
+    emissions_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,9 +121,25 @@ class RunConfig:
     regions: RegionsConfig
     output: OutputConfig
     landcover: LandcoverConfig | None = None
-    scenario: Scenario = field(default_factory=Scenario)
-    chunks: tuple[int, int] | None = None
+    scenarios: tuple[Scenario, ...] = field(default_factory=lambda: (Scenario(),))
+    chunks: tuple[int, int] | int | None = None
     source: Path | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+    memory_limit: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.scenarios:
+            raise ConfigError("give at least one scenario.")
+        names = [s.name for s in self.scenarios]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"scenario names must be unique; repeated: {', '.join(dupes)}.")
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario of a single-scenario run (the first one otherwise)."""
+        return self.scenarios[0]
 
     def with_output(self, dir: str | os.PathLike, *, overwrite: bool | None = None) -> RunConfig:
         """A copy writing into ``dir`` (and, if given, with another overwrite policy)."""
@@ -155,10 +151,17 @@ class RunConfig:
         return replace(self, output=output)
 
     def input_paths(self) -> list[Path]:
-        paths = [*self.soc.paths, self.regions.path]
+        paths = soc_paths(self.soc)
         if self.landcover is not None:
-            paths.insert(len(self.soc.paths), self.landcover.path)
-        return paths
+            paths.append(self.landcover.path)
+        for sc in self.scenarios:
+            if sc.rate_raster is not None:
+                paths.append(sc.rate_raster)
+            if sc.saturation is not None:
+                sat = sc.saturation
+                paths += [*sat.fine_fraction, *([sat.stock] if sat.stock else [])]
+        paths.append(self.regions.path)
+        return list(dict.fromkeys(paths))
 
     def check_inputs_exist(self) -> None:
         """Raise :class:`~soilmap.errors.InputNotFoundError` naming every missing input."""
@@ -181,9 +184,82 @@ class RunConfig:
                 return [clean(x) for x in v]
             return v
 
-        d = {k: clean(v) for k, v in asdict(self).items() if k != "scenario"}
-        d["scenario"] = self.scenario.to_dict()
+        d = {k: clean(v) for k, v in asdict(self).items() if k != "scenarios"}
+        d["scenarios"] = [sc.to_dict() for sc in self.scenarios]
         return d
+
+
+_SOC_KEYS = {
+    "stock",
+    "units",
+    "product",
+    "layer",
+    "nodata",
+    "sentinels",
+    "valid_range",
+    "rules",
+    "product_rules",
+    "lower",
+    "upper",
+    "sd",
+    "z",
+    "relative_uncertainty",
+    "uncertainty_units",
+    "unit_check",
+    "sample_cells",
+}
+_SOC_LAYER_KEYS = {
+    "content",
+    "content_units",
+    "bulk_density",
+    "bulk_density_units",
+    "coarse_fragments",
+    "coarse_fragments_units",
+    "depths_cm",
+    "kind",
+    "top_cm",
+    "bottom_cm",
+}
+_SCENARIO_KEYS = {
+    "name",
+    "rate",
+    "start_year",
+    "horizons",
+    "growth",
+    "eligible",
+    "co2e_factor",
+    "rate_raster",
+    "saturation",
+}
+_SATURATION_KEYS = {
+    "method",
+    "intercept",
+    "slope",
+    "fine_fraction",
+    "fine_fraction_definition",
+    "fine_fraction_units",
+    "stock",
+    "stock_units",
+}
+
+
+def _scenario(table: Any, base: Path, where: str) -> Scenario:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: [scenario] must be a table or an array of tables.")
+    sc = _section({"scenario": table}, "scenario", _SCENARIO_KEYS, where)
+    for key in ("horizons", "eligible"):
+        if key in sc:
+            sc[key] = tuple(sc[key])
+    if "rate_raster" in sc:
+        sc["rate_raster"] = base / sc["rate_raster"]
+    if "saturation" in sc:
+        sat = _section({"saturation": sc["saturation"]}, "saturation", _SATURATION_KEYS, where)
+        if "fine_fraction" in sat:
+            sat["fine_fraction"] = _paths(base, sat["fine_fraction"])
+        if "stock" in sat:
+            sat["stock"] = base / sat["stock"]
+        sc["saturation"] = Saturation(**sat)
+    return Scenario(**sc)
 
 
 def _section(data: Mapping[str, Any], name: str, allowed: set[str], where: str) -> dict:
@@ -208,42 +284,22 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
     top = set(data) - {"soc", "landcover", "regions", "scenario", "output", "run"}
     if top:
         raise ConfigError(f"{where}: unknown section(s) {sorted(top)}.")
-    soc = _section(data, "soc", {"stock", "units", "nodata", "layers"}, where)
+    soc = _section(data, "soc", _SOC_KEYS | {"layers"}, where)
     layers = soc.pop("layers", {})
-    lay_keys = {
-        "content",
-        "content_units",
-        "bulk_density",
-        "bulk_density_units",
-        "coarse_fragments",
-        "coarse_fragments_units",
-        "depths_cm",
-        "kind",
-        "top_cm",
-        "bottom_cm",
-    }
-    if not isinstance(layers, Mapping) or set(layers) - lay_keys:
-        raise ConfigError(f"{where}: [soc.layers] allows {sorted(lay_keys)}.")
+    if not isinstance(layers, Mapping) or set(layers) - _SOC_LAYER_KEYS:
+        raise ConfigError(f"{where}: [soc.layers] allows {sorted(_SOC_LAYER_KEYS)}.")
     try:
-        soc_cfg = SocConfig(
-            stock=base / soc["stock"] if "stock" in soc else None,
-            units=soc.get("units"),
-            nodata=soc.get("nodata"),
-            content=_paths(base, layers["content"]) if "content" in layers else (),
-            content_units=layers.get("content_units"),
-            bulk_density=_paths(base, layers.get("bulk_density", [])) if layers else (),
-            bulk_density_units=layers.get("bulk_density_units"),
-            coarse_fragments=_paths(base, layers["coarse_fragments"])
-            if "coarse_fragments" in layers
-            else (),
-            coarse_fragments_units=layers.get("coarse_fragments_units"),
-            depths_cm=tuple(
-                tuple(d) if isinstance(d, list) else d for d in layers.get("depths_cm", [])
-            ),
-            kind=layers.get("kind", "point"),
-            top_cm=float(layers.get("top_cm", 0.0)),
-            bottom_cm=float(layers.get("bottom_cm", 30.0)),
-        )
+        spec = {**soc, **layers}
+        for key in ("stock", "lower", "upper", "sd", "relative_uncertainty"):
+            if key in spec:
+                spec[key] = base / spec[key]
+        for key in ("content", "bulk_density", "coarse_fragments"):
+            if key in spec:
+                spec[key] = _paths(base, spec[key])
+        for key in ("sentinels", "valid_range"):
+            if key in spec:
+                spec[key] = tuple(spec[key])
+        soc_cfg = SocSpec(**spec)
         lc = _section(data, "landcover", {"path", "scheme", "unknown"}, where)
         lc_cfg = None
         if lc:
@@ -257,7 +313,10 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
                 path=base / lc["path"], scheme=scheme, unknown=lc.get("unknown", "error")
             )
         rg = _section(
-            data, "regions", {"path", "id_field", "name_field", "layer", "crs", "invalid"}, where
+            data,
+            "regions",
+            {"path", "id_field", "name_field", "layer", "crs", "invalid", "emissions_field"},
+            where,
         )
         if "path" not in rg or "id_field" not in rg:
             raise ConfigError(f"{where}: [regions] needs path and id_field.")
@@ -268,18 +327,11 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
             layer=rg.get("layer"),
             crs=rg.get("crs"),
             invalid=rg.get("invalid", "repair"),
+            emissions_field=rg.get("emissions_field"),
         )
-        sc = _section(
-            data,
-            "scenario",
-            {"name", "rate", "start_year", "horizons", "growth", "eligible", "co2e_factor"},
-            where,
-        )
-        if "horizons" in sc:
-            sc["horizons"] = tuple(sc["horizons"])
-        if "eligible" in sc:
-            sc["eligible"] = tuple(sc["eligible"])
-        scenario = Scenario(**sc)
+        raw = data.get("scenario", {})
+        tables = raw if isinstance(raw, list) else [raw]
+        scenarios = tuple(_scenario(t, base, where) for t in tables)
         out = _section(data, "output", {"dir", "overwrite", "compress"}, where)
         if "dir" not in out:
             raise ConfigError(f"{where}: [output] needs dir.")
@@ -288,8 +340,10 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
             overwrite=bool(out.get("overwrite", False)),
             compress=out.get("compress", "deflate"),
         )
-        run = _section(data, "run", {"chunks"}, where)
-        chunks = tuple(run["chunks"]) if "chunks" in run else None
+        run = _section(data, "run", {"chunks", "scheduler", "workers", "memory_limit"}, where)
+        chunks = run.get("chunks")
+        if isinstance(chunks, list):
+            chunks = tuple(chunks)
     except (TypeError, ValueError, KeyError) as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -298,9 +352,12 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
         soc=soc_cfg,
         landcover=lc_cfg,
         regions=rg_cfg,
-        scenario=scenario,
+        scenarios=scenarios,
         output=out_cfg,
         chunks=chunks,
+        scheduler=run.get("scheduler"),
+        workers=run.get("workers"),
+        memory_limit=run.get("memory_limit"),
     )  # type: ignore[arg-type]
 
 

@@ -1,16 +1,42 @@
-"""Area-weighted zonal sums per region × land-use group, in one pass over the chunks.
+"""Exact area-weighted zonal statistics per region × land-use group, in one pass.
 
 Each cell contributes ``coverage × cell area × group fraction`` hectares to a
 (region, group) pair, where ``coverage`` is the exact share of the cell inside the
-region polygon (exactextract's coverage fractions) and the cell area is its true
-ground area.  Every chunk computes its own partial sums inside the same dask graph
-as the raster outputs, so the inputs are read once; partial sums are added in a
-tree.  Totals are Σ value × area × fraction, never mean × pixel count.
+region polygon and the cell area is its true ground area
+(:func:`soilmap.areas.cell_area_ha`).  Totals are Σ value × area × fraction, never
+mean × pixel count; means are total / area; minima and maxima are taken over the
+cells a region touches (coverage > 0) that have data and a group fraction > 0.
+
+How the coverage is computed
+----------------------------
+Every chunk computes its own partial statistics inside the same dask graph as the
+raster outputs, so inputs are read once; partial results are combined in a tree.
+Within a chunk, coverage is computed by *signed-area accumulation* (the exact
+scan-line method of vector font rasterisers): each polygon edge is split where it
+crosses grid lines; a piece of edge inside cell ``(i, j)`` adds its exact signed
+area to that cell and the rest of its height to every cell to its right.  A
+cumulative sum along the row then gives the exact covered fraction of every cell
+(holes subtract, as their rings run the other way).  Between two cells touched by
+edges the coverage is constant, so a region is a list of **row spans of constant
+coverage**, and
+
+sums, minima and maxima over all spans are single ``ufunc.reduceat`` calls over
+blocks of rows, weighted by each span's coverage.  Nothing loops over regions in
+Python, and the numpy kernels release the GIL, so chunks proceed on every core.
+Totals agree with exactextract's to the float32 rounding of its coverage fractions
+(≤ 1e-7 relative, see ``tests/test_zonal_exactextract.py``).
+
+Coverage is the planar share of the cell in the grid's own coordinates (as in
+exactextract); on lon/lat grids the true cell area then weights it.  The only
+approximation left is that the area density is taken as uniform *inside* a
+partly covered cell (relative error ≲ cell height × tan(latitude) / 2 on that cell's
+share, i.e. < 1e-4 of a border cell at 30″ and 45°).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import dask
@@ -20,17 +46,33 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
-from exactextract import exact_extract
-from exactextract.raster import NumPyRasterSource
-from pyproj import Geod
+from pyproj import CRS, Geod, Transformer
 
 from soilmap.errors import NoOverlapError
 from soilmap.grid import Grid
 
-__all__ = ["ZonalSums", "region_areas_ha", "regions_on_grid", "zonal_sums"]
+__all__ = [
+    "AREA",
+    "ZonalSums",
+    "per_hectare_total_unit",
+    "region_areas_ha",
+    "regions_on_grid",
+    "summarise_groups",
+    "zonal_statistics",
+    "zonal_sums",
+]
 
-#: Sums computed per (region, group): hectares with data, and Σ value × ha per layer.
+#: Column of the hectares with data per (region, group).
 AREA = "area_ha"
+
+# Accumulated coverage is exact up to rounding (~1e-15 per edge crossing of a row);
+# anything below this is an empty span, not a sliver of polygon.
+_COVERAGE_EPS = 1e-10
+
+# Cells per block of rows in the chunk kernel: float64 temporaries of 512 kB stay
+# in cache, which makes the dozen passes over each block ~2x faster than whole-chunk
+# passes (measured on 2048 x 2048 chunks).
+_BLOCK_CELLS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -40,17 +82,48 @@ class ZonalSums:
     Attributes
     ----------
     values : numpy.ndarray
-        ``(n_regions, n_groups, 1 + n_layers)``: hectares with data, then Σ layer × ha.
+        ``(n_regions, n_groups, 1 + n_layers)``: hectares with data, then Σ layer × ha
+        (layer units × ha, e.g. t C for a t C ha-1 layer).
     groups : tuple of str
+        Land-use groups, in the order of axis 1.
     layers : tuple of str
+        Layer names, in the order of ``values[..., 1:]``, ``mins`` and ``maxs``.
+    mins, maxs : numpy.ndarray, optional
+        ``(n_regions, n_groups, n_layers)`` minimum and maximum of each layer over the
+        cells with coverage > 0, data and group fraction > 0; NaN where no such cell.
+    extent_ha : numpy.ndarray, optional
+        ``(n_regions,)`` hectares of each region inside the raster's extent, with or
+        without data: ``extent_ha / region_areas_ha(regions)`` is the share of a region
+        the raster covers.
     """
 
     values: np.ndarray
     groups: tuple[str, ...]
     layers: tuple[str, ...]
+    mins: np.ndarray | None = None
+    maxs: np.ndarray | None = None
+    extent_ha: np.ndarray | None = None
 
-    def frame(self, regions: pd.DataFrame) -> pd.DataFrame:
-        """Long table: one row per region × group, columns ``area_ha`` and ``<layer>_sum``."""
+    def frame(
+        self, regions: pd.DataFrame, *, stats: Sequence[str] = ("sum", "mean", "min", "max")
+    ) -> pd.DataFrame:
+        """Long table: one row per region × group.
+
+        Parameters
+        ----------
+        regions : pandas.DataFrame
+            The regions passed to :func:`zonal_sums` (for ``region_id``).
+        stats : sequence of {"sum", "mean", "min", "max"}
+            Columns per layer: ``<layer>_sum`` (Σ value × ha), ``<layer>_mean``
+            (area-weighted mean, NaN where the area is 0), ``<layer>_min``,
+            ``<layer>_max`` (NaN where no cell counts, or not computed).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``region_index``, ``landuse``, ``area_ha``, the per-layer
+            columns, ``region_id``.
+        """
         n_r, n_g, _ = self.values.shape
         rows = pd.DataFrame(
             {
@@ -60,20 +133,58 @@ class ZonalSums:
         )
         flat = self.values.reshape(n_r * n_g, -1)
         rows[AREA] = flat[:, 0]
-        for k, name in enumerate(self.layers, start=1):
-            rows[f"{name}_sum"] = flat[:, k]
+        n_l = len(self.layers)
+        missing = np.full((n_r * n_g, n_l), np.nan)
+        mins = self.mins.reshape(n_r * n_g, n_l) if self.mins is not None else missing
+        maxs = self.maxs.reshape(n_r * n_g, n_l) if self.maxs is not None else missing
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = flat[:, 1:] / flat[:, :1]
+        means[flat[:, 0] <= 0] = np.nan
+        columns = {"sum": flat[:, 1:], "mean": means, "min": mins, "max": maxs}
+        for k, name in enumerate(self.layers):
+            for stat in stats:
+                rows[f"{name}_{stat}"] = columns[stat][:, k]
         rows["region_id"] = regions["region_id"].to_numpy()[rows["region_index"]]
         return rows
 
 
-def regions_on_grid(regions: gpd.GeoDataFrame, grid: Grid, *, what: str) -> gpd.GeoDataFrame:
+# --------------------------------------------------------------------------- regions
+
+
+def regions_on_grid(
+    regions: gpd.GeoDataFrame, grid: Grid, *, what: str, densify: bool = True
+) -> gpd.GeoDataFrame:
     """Reproject region polygons to the raster CRS (never the raster to the regions).
+
+    Regions partly or wholly outside the raster are kept (they are reported with the
+    share the raster covers, or with area 0).
+
+    Parameters
+    ----------
+    regions : geopandas.GeoDataFrame
+        Region polygons in any CRS.
+    grid : Grid
+        The raster grid.
+    what : str
+        Name of the regions for error messages.
+    densify : bool
+        When the CRSs differ, first add vertices so that no edge is longer than half
+        a raster cell: an edge is a straight line in the regions' CRS, and would
+        otherwise become a chord in the raster's.
 
     Raises
     ------
     soilmap.errors.NoOverlapError
         If no region overlaps the raster.
     """
+    target = grid.crs
+    source = regions.crs
+    if densify and source is not None and not CRS.from_user_input(source).equals(target):
+        step = _cell_size_in(grid, source) / 2.0
+        if np.isfinite(step) and step > 0:
+            regions = regions.set_geometry(
+                shapely.segmentize(regions.geometry.values, step), crs=source
+            )
     on_grid = regions.to_crs(grid.crs_wkt)
     box = shapely.box(*grid.bounds)
     hits = on_grid.intersects(box)
@@ -89,8 +200,19 @@ def regions_on_grid(regions: gpd.GeoDataFrame, grid: Grid, *, what: str) -> gpd.
     return on_grid
 
 
+def _cell_size_in(grid: Grid, crs) -> float:
+    """Smallest side of the grid's central cell, in units of ``crs``."""
+    t = grid.transform
+    r, c = grid.height // 2, grid.width // 2
+    xs = t.c + t.a * np.array([c, c + 1, c])
+    ys = t.f + t.e * np.array([r, r, r + 1])
+    to = Transformer.from_crs(grid.crs, CRS.from_user_input(crs), always_xy=True)
+    x, y = to.transform(xs, ys, errcheck=False)
+    return float(min(np.hypot(x[1] - x[0], y[1] - y[0]), np.hypot(x[2] - x[0], y[2] - y[0])))
+
+
 def region_areas_ha(regions: gpd.GeoDataFrame) -> np.ndarray:
-    """Geodesic area (ha) of each region polygon on the WGS84 ellipsoid."""
+    """Geodesic area (ha) of each region polygon on the WGS84 ellipsoid (0 if empty)."""
     geod = Geod(ellps="WGS84")
     lonlat = regions.to_crs(4326).geometry
     return np.array(
@@ -103,61 +225,242 @@ def region_areas_ha(regions: gpd.GeoDataFrame) -> np.ndarray:
     )
 
 
-def _chunk_sums(
-    fractions: np.ndarray,
-    area: np.ndarray,
-    *layers_and_meta,
-) -> np.ndarray:
+# --------------------------------------------------------------------------- coverage
+
+
+def _crossings(a0: np.ndarray, a1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segment index and parameter t of every integer line strictly inside each segment."""
+    lo, hi = np.minimum(a0, a1), np.maximum(a0, a1)
+    first = np.floor(lo) + 1.0
+    n = np.maximum(np.ceil(hi) - first, 0.0).astype(np.int64)
+    seg = np.repeat(np.arange(a0.size), n)
+    step = np.arange(seg.size) - np.repeat(np.cumsum(n) - n, n)
+    k = first[seg] + step
+    return seg, (k - a0[seg]) / (a1[seg] - a0[seg])
+
+
+def _coverage_spans(
+    geoms: np.ndarray,
+    owners: np.ndarray,
+    origin: tuple[float, float],
+    res: tuple[float, float],
+    shape: tuple[int, int],
+) -> tuple[np.ndarray, ...]:
+    """Exact cell coverage of polygons, as row spans of constant coverage.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        Valid polygons (any mix of (Multi)Polygon and collections) in grid CRS
+        coordinates, already clipped to the window (``shapely.clip_by_rect``):
+        vertices outside it are only clamped onto its edges.
+    owners : numpy.ndarray of int
+        Region number of each geometry.
+    origin : (float, float)
+        ``(x, y)`` of the window's top-left corner.
+    res : (float, float)
+        Positive cell width and height, CRS units.
+    shape : (int, int)
+        Window ``(rows, cols)``.
+
+    Returns
+    -------
+    owner, row, start, stop, coverage : numpy.ndarray
+        Cells ``row, start:stop`` are covered by ``coverage`` (0 < c ≤ 1) of region
+        ``owner``; sorted by (owner, row, start).
+    """
+    h, w = shape
+    empty = (np.empty(0, np.int64),) * 4 + (np.empty(0),)
+    parts, i1 = shapely.get_parts(geoms, return_index=True)
+    parts, i2 = shapely.get_parts(parts, return_index=True)  # collections of multipolygons
+    polygonal = shapely.get_type_id(parts) == 3
+    parts, part_owner = parts[polygonal], np.asarray(owners)[i1[i2[polygonal]]]
+    if parts.size == 0:
+        return empty
+    # Exterior rings counter-clockwise, holes clockwise: holes then subtract.
+    parts = shapely.orient_polygons(parts, exterior_cw=False)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, pt_ring = shapely.get_coordinates(rings, return_index=True)
+    u = np.clip((xy[:, 0] - origin[0]) / res[0], 0.0, w)
+    v = np.clip((origin[1] - xy[:, 1]) / res[1], 0.0, h)  # rows grow downwards
+    same = pt_ring[1:] == pt_ring[:-1]
+    u0, u1, v0, v1 = u[:-1][same], u[1:][same], v[:-1][same], v[1:][same]
+    seg_owner = part_owner[ring_part[pt_ring[:-1][same]]]
+    # Horizontal edges enclose no area.
+    keep = v0 != v1
+    u0, u1, v0, v1, seg_owner = u0[keep], u1[keep], v0[keep], v1[keep], seg_owner[keep]
+    if u0.size == 0:
+        return empty
+
+    # Split each edge where it crosses a column or row line; every piece lies in one cell.
+    sx, tx = _crossings(u0, u1)
+    sy, ty = _crossings(v0, v1)
+    n = u0.size
+    seg = np.concatenate([np.arange(n), np.arange(n), sx, sy])
+    t = np.concatenate([np.zeros(n), np.ones(n), tx, ty])
+    order = np.lexsort((t, seg))
+    seg, t = seg[order], t[order]
+    piece = seg[1:] == seg[:-1]
+    s, ta, tb = seg[:-1][piece], t[:-1][piece], t[1:][piece]
+    du, dv = u1[s] - u0[s], v1[s] - v0[s]
+    um = u0[s] + 0.5 * (ta + tb) * du
+    vm = v0[s] + 0.5 * (ta + tb) * dv
+    dvp = (tb - ta) * dv
+    col = np.minimum(np.floor(um), w).astype(np.int64)
+    row = np.minimum(np.floor(vm), h - 1).astype(np.int64)
+    fx = um - col
+    # A counter-clockwise ring (in x, y) runs downwards in rows on its left side and
+    # upwards on its right: the running sum of signed heights from the left is the
+    # covered share of each cell.
+    w1 = w + 1
+    base = (seg_owner[s] * h + row) * w1
+    keys = np.concatenate([base + col, base + col + 1])
+    deltas = np.concatenate([dvp * (1.0 - fx), dvp * fx])
+    inside = np.concatenate([col, col + 1]) < w
+    keys, deltas = keys[inside], deltas[inside]
+    if keys.size == 0:
+        return empty
+    ukey, inv = np.unique(keys, return_inverse=True)
+    d = np.bincount(inv.ravel(), weights=deltas)
+    group, start = np.divmod(ukey, w1)
+    new = np.r_[True, group[1:] != group[:-1]]
+    total = np.cumsum(d)
+    first = np.flatnonzero(new)
+    before = (total - d)[first]
+    coverage = total - np.repeat(before, np.diff(np.r_[first, total.size]))
+    stop = np.r_[start[1:], w]
+    stop[np.r_[new[1:], True]] = w
+    ok = coverage > _COVERAGE_EPS
+    owner, row = np.divmod(group[ok], h)
+    return owner, row, start[ok], stop[ok], np.minimum(coverage[ok], 1.0)
+
+
+# --------------------------------------------------------------------------- chunk kernel
+
+
+def _span_reducer(row: np.ndarray, start: np.ndarray, stop: np.ndarray, shape: tuple[int, int]):
+    """A function ``reduce(ufunc, q)`` giving ``ufunc.reduce(q[row, start:stop])`` per span.
+
+    One ``ufunc.reduceat`` over the flattened block: for sums this is a plain running
+    sum over at most one row (error ≤ width × 1.1e-16 of the span's Σ|q|), 6x faster
+    than differences of row-wise prefix sums.  Spans must be non-empty.
+    """
+    n, w = shape[0] * shape[1], shape[1]
+    a, b = row * w + start, row * w + stop
+    idx = np.empty(2 * a.size, np.int64)
+    idx[0::2], idx[1::2] = a, np.minimum(b, n - 1)
+    # reduceat cannot end a slice at the array's end: the last cell is folded in by
+    # hand (a one-cell span there already is that cell).
+    fold = (b == n) & (a < n - 1)
+
+    def reduce(ufunc: np.ufunc, q: np.ndarray) -> np.ndarray:
+        flat = q.ravel()
+        out = ufunc.reduceat(flat, idx)[0::2]
+        out[fold] = ufunc(out[fold], flat[n - 1])
+        return out
+
+    return reduce
+
+
+def _chunk_stats(fractions: np.ndarray, area: np.ndarray, *layers_and_meta) -> tuple:
+    """Partial statistics of one chunk: (sums, mins, maxs, extent), dense over regions."""
     *layers, meta = layers_and_meta
-    bounds, region_idx, wkbs, n_regions, crs_wkt = meta
-    n_groups = fractions.shape[0]
-    out = np.zeros((n_regions, n_groups, 1 + len(layers)))
-    if not region_idx:
+    n_regions, hit, wkbs, origin, res, minmax = meta
+    n_groups, n_layers = fractions.shape[0], len(layers)
+    sums = np.zeros((n_regions, n_groups, 1 + n_layers))
+    mins = np.full((n_regions, n_groups, n_layers), np.nan)
+    maxs = np.full((n_regions, n_groups, n_layers), np.nan)
+    extent = np.zeros(n_regions)
+    out = (sums, mins, maxs, extent)
+    if len(hit) == 0:
         return out
+    hit = np.asarray(hit)
     h, w = area.shape
-    valid = np.isfinite(layers[0]) if layers else np.ones((h, w), bool)
-    for lay in layers[1:]:
-        valid &= np.isfinite(lay)
-    src = NumPyRasterSource(np.zeros((h, w), dtype="uint8"), *bounds, srs_wkt=crs_wkt)
-    geoms = gpd.GeoDataFrame(
-        {"r": np.asarray(region_idx)}, geometry=shapely.from_wkb(wkbs), crs=crs_wkt
+    owner, row, start, stop, cov = _coverage_spans(
+        shapely.from_wkb(wkbs), np.arange(hit.size), origin, res, (h, w)
     )
-    cov = exact_extract(
-        src,
-        geoms,
-        ["cell_id", "coverage"],
-        output="pandas",
-        include_cols=["r"],
-        strategy="feature-sequential",
-    )
-    ids = [np.asarray(c, dtype="int64") for c in cov["cell_id"]]
-    if not any(len(i) for i in ids):
+    if owner.size == 0:
         return out
-    cell = np.concatenate(ids)
-    weight = np.concatenate([np.asarray(c, dtype="float64") for c in cov["coverage"]])
-    reg = np.repeat(np.asarray(region_idx), [len(i) for i in ids])
-    keep = valid.ravel()[cell]
-    cell, weight, reg = cell[keep], weight[keep], reg[keep]
-    weight = weight * area.ravel()[cell]
-    values = [np.ones(len(cell))] + [lay.ravel()[cell].astype("float64") for lay in layers]
+    # Work through the chunk in blocks of rows small enough to stay in cache: every
+    # pass below then costs a cache read instead of a memory read.
+    order = np.argsort(row, kind="stable")
+    owner, row, start, stop, cov = owner[order], row[order], start[order], stop[order], cov[order]
+    step = max(1, _BLOCK_CELLS // w)
+    edges = np.searchsorted(row, np.arange(0, h + step, step))
+    n_spans = row.size
+    span_extent = np.zeros(n_spans)
+    span_sums = np.zeros((n_groups, 1 + n_layers, n_spans))
+    span_min = np.full((n_groups, n_layers, n_spans), np.nan)
+    span_max = np.full((n_groups, n_layers, n_spans), np.nan)
+    for b, r0 in enumerate(range(0, h, step)):
+        lo, hi = edges[b], edges[b + 1]
+        if lo == hi:
+            continue
+        r1 = min(r0 + step, h)
+        reduce = _span_reducer(row[lo:hi] - r0, start[lo:hi], stop[lo:hi], (r1 - r0, w))
+        a = np.asarray(area[r0:r1], dtype=np.float64)
+        ok = np.isfinite(a)
+        a = np.where(ok, a, 0.0)
+        span_extent[lo:hi] = reduce(np.add, a)
+        # Layers are (rows, cols), or (group, rows, cols) for per-group values.
+        raw = [np.asarray(lay[..., r0:r1, :]) for lay in layers]
+        for lay in raw:
+            if lay.ndim == 2:
+                ok &= np.isfinite(lay)
+        for g in range(n_groups):
+            values = [lay[g] if lay.ndim == 3 else lay for lay in raw]
+            f = np.asarray(fractions[g, r0:r1])
+            counts = ok & (f > 0)  # NaN fractions count nowhere
+            for lay in raw:
+                if lay.ndim == 3:
+                    counts &= np.isfinite(lay[g])
+            weight = np.where(counts, a * f, 0.0)
+            span_sums[g, 0, lo:hi] = reduce(np.add, weight)
+            for k, v in enumerate(values):
+                span_sums[g, 1 + k, lo:hi] = reduce(np.add, np.where(counts, weight * v, 0.0))
+                if minmax[k]:
+                    # fmin/fmax skip NaN: one masked copy serves both.
+                    masked = np.where(counts, v, np.nan)
+                    span_min[g, k, lo:hi] = reduce(np.fmin, masked)
+                    span_max[g, k, lo:hi] = reduce(np.fmax, masked)
+    region = hit[owner]
+    extent[:] = np.bincount(region, cov * span_extent, n_regions)
     for g in range(n_groups):
-        wg = weight * fractions[g].ravel()[cell]
-        for k, v in enumerate(values):
-            out[:, g, k] = np.bincount(reg, weights=wg * v, minlength=n_regions)
+        for k in range(1 + n_layers):
+            sums[:, g, k] = np.bincount(region, cov * span_sums[g, k], n_regions)
+        for k in np.flatnonzero(minmax):
+            np.fmin.at(mins[:, g, k], region, span_min[g, k])
+            np.fmax.at(maxs[:, g, k], region, span_max[g, k])
     return out
 
 
-def _add(*parts: np.ndarray) -> np.ndarray:
-    return np.sum(parts, axis=0)
+def _combine(*parts: tuple) -> tuple:
+    sums = np.sum([p[0] for p in parts], axis=0)
+    mins = np.fmin.reduce([p[1] for p in parts], axis=0)
+    maxs = np.fmax.reduce([p[2] for p in parts], axis=0)
+    extent = np.sum([p[3] for p in parts], axis=0)
+    return sums, mins, maxs, extent
 
 
-def _tree_sum(items: list, fan_in: int = 8):
+def _tree(items: list, fan_in: int = 8):
     while len(items) > 1:
         items = [
-            dask.delayed(_add, pure=True)(*items[i : i + fan_in])
+            dask.delayed(_combine, pure=True)(*items[i : i + fan_in])
             for i in range(0, len(items), fan_in)
         ]
     return items[0]
+
+
+def _finish(parts: tuple, groups: tuple[str, ...], layers: tuple[str, ...], minmax: tuple):
+    sums, mins, maxs, extent = parts
+    return ZonalSums(
+        values=sums,
+        groups=groups,
+        layers=layers,
+        mins=mins if any(minmax) else None,
+        maxs=maxs if any(minmax) else None,
+        extent_ha=extent,
+    )
 
 
 def _blocks(arr: dsa.Array) -> np.ndarray:
@@ -169,31 +472,47 @@ def _blocks(arr: dsa.Array) -> np.ndarray:
 def zonal_sums(
     fractions: xr.DataArray,
     area_ha: xr.DataArray,
-    layers: dict[str, xr.DataArray],
+    layers: Mapping[str, xr.DataArray],
     regions: gpd.GeoDataFrame,
     grid: Grid,
+    *,
+    minmax: bool | Sequence[str] = True,
 ) -> dask.delayed:
-    """Lazy per-(region, group) sums of hectares and of ``layer × hectares``.
+    """Lazy exact zonal statistics per (region, land-use group), in one pass.
 
     Parameters
     ----------
     fractions : xarray.DataArray
-        Land-use group fractions, dims ``("group", "y", "x")``.
+        Land-use group area fractions (0–1, NaN counts as 0), dims ``("group", "y", "x")``.
     area_ha : xarray.DataArray
-        True cell areas (ha), dims ``("y", "x")``.
-    layers : dict of str to xarray.DataArray
-        Per-hectare layers to total (e.g. the SOC stock, t C ha-1).  Cells where any
-        of them is NaN count nowhere (not in the area either).
+        True cell areas (ha), dims ``("y", "x")`` (see :func:`soilmap.areas.cell_area_ha`).
+    layers : mapping of str to xarray.DataArray
+        Layers to summarise (e.g. the SOC stock in t C ha-1, and its lower and upper
+        bounds), dims ``("y", "x")``, or ``("group", "y", "x")`` for values per group
+        (matched to ``fractions`` by the group coordinate).  Cells where any of them is
+        NaN count nowhere (not in the area either; per group for per-group layers).
     regions : geopandas.GeoDataFrame
-        Region polygons **in the grid's CRS** (see :func:`regions_on_grid`).
+        Valid region polygons **in the grid's CRS** (see :func:`regions_on_grid`);
+        they may overlap (each is counted fully), have holes, be multipolygons, or
+        lie partly or wholly outside the raster.
     grid : Grid
         The reference grid of every layer.
+    minmax : bool or sequence of str
+        Layers to compute minima and maxima for (``True``: all; each costs one more
+        pass over every chunk); the others get NaN.
 
     Returns
     -------
     dask.delayed.Delayed
-        Computes to a :class:`ZonalSums`.
+        Computes to a :class:`ZonalSums`.  Nothing is computed here.
+
+    Examples
+    --------
+    >>> sums = zonal_sums(fractions, area, {"soc_stock": stock}, regions, grid)  # doctest: +SKIP
+    >>> table = sums.compute().frame(regions)  # doctest: +SKIP
     """
+    names = tuple(layers)
+    flags = tuple(bool(minmax) if isinstance(minmax, bool) else n in minmax for n in names)
     base = next(iter(layers.values())) if layers else area_ha
     ychunks, xchunks = base.chunks if base.chunks else ((grid.height,), (grid.width,))
 
@@ -205,25 +524,48 @@ def zonal_sums(
         dask_of(fractions.transpose("group", "y", "x"), ((fractions.sizes["group"],),))
     )
     area_blocks = _blocks(dask_of(area_ha))
-    layer_blocks = [_blocks(dask_of(lay.transpose("y", "x"))) for lay in layers.values()]
+    group_coord = fractions["group"].values
+    layer_blocks = []
+    for lay in layers.values():
+        if "group" in lay.dims:
+            # Per-group values (e.g. a rate that differs by land use), in group order.
+            lay = lay.transpose("group", "y", "x")
+            if "group" in lay.coords:
+                lay = lay.sel(group=group_coord)
+            layer_blocks.append(_blocks(dask_of(lay, ((lay.sizes["group"],),)))[0])
+        else:
+            layer_blocks.append(_blocks(dask_of(lay.transpose("y", "x"))))
 
     geoms = regions.geometry.values
     tree = shapely.STRtree(geoms)
+    t = grid.transform
+    res = (abs(t.a), abs(t.e))
     y_edges = np.cumsum((0, *ychunks))
     x_edges = np.cumsum((0, *xchunks))
     parts = []
     for i in range(len(ychunks)):
         for j in range(len(xchunks)):
-            bounds = grid.window_bounds(
-                int(y_edges[i]), int(y_edges[i + 1]), int(x_edges[j]), int(x_edges[j + 1])
+            r0, r1, c0, c1 = (
+                int(y_edges[i]),
+                int(y_edges[i + 1]),
+                int(x_edges[j]),
+                int(x_edges[j + 1]),
             )
-            hit = sorted(tree.query(shapely.box(*bounds), predicate="intersects").tolist())
+            bounds = grid.window_bounds(r0, r1, c0, c1)
+            hit = np.sort(tree.query(shapely.box(*bounds), predicate="intersects"))
             # Only the part of each polygon inside the chunk matters for its cells:
             # clipping keeps the graph small when large polygons span many chunks.
-            clipped = shapely.clip_by_rect(geoms[hit], *bounds) if hit else []
-            meta = (bounds, hit, shapely.to_wkb(clipped) if hit else [], len(regions), grid.crs_wkt)
+            clipped = shapely.clip_by_rect(geoms[hit], *bounds)
+            meta = (
+                len(regions),
+                hit,
+                shapely.to_wkb(clipped),
+                (t.c + t.a * c0, t.f + t.e * r0),
+                res,
+                flags,
+            )
             parts.append(
-                dask.delayed(_chunk_sums, pure=True)(
+                dask.delayed(_chunk_stats, pure=True)(
                     frac_blocks[0, i, j],
                     area_blocks[i, j],
                     *[lb[i, j] for lb in layer_blocks],
@@ -231,16 +573,63 @@ def zonal_sums(
                 )
             )
     groups = tuple(str(g) for g in fractions["group"].values)
-    return dask.delayed(ZonalSums)(_tree_sum(parts), groups, tuple(layers))
+    return dask.delayed(_finish, pure=True)(_tree(parts), groups, names, flags)
 
 
 def summarise_groups(
-    frame: pd.DataFrame, value_columns: Sequence[str], label: str = "all"
+    frame: pd.DataFrame,
+    value_columns: Sequence[str],
+    label: str = "all",
+    *,
+    min_columns: Sequence[str] | None = None,
+    max_columns: Sequence[str] | None = None,
+    mean_columns: Mapping[str, tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """Add one row per region summing all groups, labelled ``landuse = label``."""
-    totals = frame.groupby(["region_index", "region_id"], as_index=False, sort=False)[
-        list(value_columns)
-    ].sum()
+    """Add one row per region over all groups, labelled ``landuse = label``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Rows per region × group (from :meth:`ZonalSums.frame`).
+    value_columns : sequence of str
+        Columns to add up (areas, totals).
+    label : str
+        ``landuse`` value of the new rows.
+    min_columns, max_columns : sequence of str, optional
+        Columns combined as the min of the minima / max of the maxima (NaN skipped).
+        Default: every column ending in ``_min`` / ``_max``.
+    mean_columns : mapping of str to (str, str), optional
+        ``{mean: (total, area)}`` recomputed as total / area on the new rows.
+        Default: every ``<x>_mean`` whose ``<x>_sum`` is in ``value_columns``, over
+        ``area_ha``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` with the new rows after each region's group rows; other columns
+        are NaN on the new rows.
+    """
+    cols = list(frame.columns)
+    if min_columns is None:
+        min_columns = [c for c in cols if c.endswith("_min")]
+    if max_columns is None:
+        max_columns = [c for c in cols if c.endswith("_max")]
+    if mean_columns is None:
+        mean_columns = {
+            c: (f"{c[:-5]}_sum", AREA)
+            for c in cols
+            if c.endswith("_mean") and f"{c[:-5]}_sum" in value_columns and AREA in value_columns
+        }
+    keys = ["region_index", "region_id"]
+    grouped = frame.groupby(keys, as_index=False, sort=False)
+    totals = grouped[list(value_columns)].sum()
+    for how, columns in (("min", min_columns), ("max", max_columns)):
+        if columns:
+            extreme = grouped[list(columns)].agg(how)
+            totals[list(columns)] = extreme[list(columns)].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for mean, (total, area) in mean_columns.items():
+            totals[mean] = (totals[total] / totals[area]).where(totals[area] > 0)
     totals["landuse"] = label
     return (
         pd.concat([frame, totals], ignore_index=True)
@@ -251,3 +640,127 @@ def summarise_groups(
         )
         .reset_index(drop=True)
     )
+
+
+_PER_HA = re.compile(r"(?:^|\s)(?:ha-1|ha\^-1|/ha|per ha)(?=\s|$)")
+
+
+def per_hectare_total_unit(unit: str) -> str | None:
+    """Unit of Σ value × hectares for a per-hectare unit (``"t C ha-1"`` → ``"t C"``).
+
+    ``None`` if ``unit`` is not per hectare: such layers get means, not totals.
+    """
+    if not _PER_HA.search(unit):
+        return None
+    return " ".join(_PER_HA.sub(" ", unit).split()) or "1"
+
+
+def zonal_statistics(
+    layers: Mapping[str, xr.DataArray],
+    regions: gpd.GeoDataFrame,
+    *,
+    fractions: xr.DataArray | None = None,
+    what: str = "the regions",
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Zonal statistics of georeferenced layers (any grids), computed together.
+
+    Each layer is summarised on its own grid and its own data mask; per-hectare layers
+    (units ``... ha-1 ...``) get totals ``<name>_sum`` = Σ value × true cell area,
+    every layer gets ``<name>_area_ha``, ``<name>_mean``, ``<name>_min``, ``<name>_max``.
+
+    Parameters
+    ----------
+    layers : mapping of str to xarray.DataArray
+        Layers with ``attrs["units"]`` and a CRS.
+    regions : geopandas.GeoDataFrame
+        ``region_id``, ``region_name``, polygons in any CRS (reprojected per grid).
+    fractions : xarray.DataArray, optional
+        Land-use group fractions ``("group", "y", "x")`` on the layers' grid; rows per
+        region × group plus ``all`` rows.  Default: one ``all_land`` group.
+    what : str
+        Name of the regions for error messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per region (× group), in the regions' CRS, with ``region_area_ha``
+        (geodesic) and ``covered_share`` (share of the region inside the first
+        layer's raster).
+    dict of str to str
+        Unit of every numeric column.
+
+    Raises
+    ------
+    soilmap.errors.NoOverlapError
+        If no region overlaps a layer's raster.
+    soilmap.errors.GridMismatchError
+        If ``fractions`` is on another grid than a layer.
+    """
+    from soilmap.areas import cell_area_ha
+    from soilmap.errors import InputError
+    from soilmap.grid import check_same_grid
+    from soilmap.landuse import uniform_fractions
+
+    if not layers:
+        raise InputError("zonal statistics need at least one raster layer.")
+
+    lazy, on_grid = [], None
+    for name, lay in layers.items():
+        grid = Grid.from_dataarray(lay, what=name)
+        chunks = lay.chunks or ((grid.height,), (grid.width,))
+        area = cell_area_ha(grid, chunks=(chunks[0][0], chunks[1][0]))
+        area = area.chunk({"y": chunks[0], "x": chunks[1]})
+        frac = uniform_fractions(lay) if fractions is None else fractions
+        if fractions is not None:
+            check_same_grid(
+                grid, Grid.from_dataarray(fractions), what="the land use", reference_name=name
+            )
+        placed = regions_on_grid(regions, grid, what=what)
+        on_grid = placed if on_grid is None else on_grid
+        lazy.append(zonal_sums(frac, area, {name: lay}, placed, grid))
+    (results,) = dask.compute(lazy)
+    units: dict[str, str] = {}
+    frame, value_cols, means = None, [], {}
+    for (name, lay), res in zip(layers.items(), results, strict=True):
+        unit = str(lay.attrs.get("units", ""))
+        f = res.frame(regions).rename(columns={AREA: f"{name}_area_ha"})
+        units.update(
+            {f"{name}_area_ha": "ha", **{f"{name}_{s}": unit for s in ("mean", "min", "max")}}
+        )
+        total = per_hectare_total_unit(unit)
+        units[f"{name}_sum"] = total or f"{unit} ha"
+        value_cols += [f"{name}_area_ha", f"{name}_sum"]
+        means[f"{name}_mean"] = (f"{name}_sum", f"{name}_area_ha")
+        if frame is None:
+            frame = f
+            extent = res.extent_ha
+        else:
+            frame = frame.merge(f.drop(columns="region_id"), on=["region_index", "landuse"])
+    if len(frame["landuse"].unique()) > 1:
+        frame = summarise_groups(frame, value_cols, mean_columns=means)
+    region_area = region_areas_ha(regions)
+    ri = frame["region_index"].to_numpy()
+    frame["region_name"] = regions["region_name"].to_numpy()[ri]
+    frame["region_area_ha"] = region_area[ri]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["covered_share"] = np.where(region_area[ri] > 0, extent[ri] / region_area[ri], np.nan)
+    units.update(region_area_ha="ha", covered_share="1")
+    # Totals only make sense for per-hectare layers: others keep mean/min/max.
+    drop = [
+        f"{n}_sum"
+        for n, lay in layers.items()
+        if not per_hectare_total_unit(str(lay.attrs.get("units", "")))
+    ]
+    frame = frame.drop(columns=drop)
+    for col in drop:
+        units.pop(col)
+    stats = [
+        c for c in frame.columns if c in units and c not in ("region_area_ha", "covered_share")
+    ]
+    cols = ["region_id", "region_name", "landuse", *stats, "region_area_ha", "covered_share"]
+    table = gpd.GeoDataFrame(
+        frame[cols].reset_index(drop=True),
+        geometry=list(regions.geometry.to_numpy()[ri]),
+        crs=regions.crs,
+    )
+    return table, units

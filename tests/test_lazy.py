@@ -33,27 +33,46 @@ def test_raise_if_dask_computes_catches_a_compute(sample_dir):
         float(p.stock.mean())
 
 
-def test_one_compute_reads_each_input_block_once(sample_dir, monkeypatch):
-    """Count block reads of every input while all outputs are computed together."""
-    import dataclasses
-
+def _count_reads(monkeypatch) -> dict:
     import rasterio
 
     reads: dict[tuple, int] = {}
     original = rasterio.io.DatasetReader.read
 
     def counting_read(self, *args, **kwargs):
-        window = kwargs.get("window")
-        key = (self.name, str(window))
+        key = (self.name, str(kwargs.get("window")))
         reads[key] = reads.get(key, 0) + 1
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(rasterio.io.DatasetReader, "read", counting_read)
-    cfg = dataclasses.replace(load_config(sample_dir / "tigray.toml"), chunks=(110, 200))
-    p = plan(cfg)
-    outputs = [lay.data for lay in p.layers.values()]
-    dask.compute(*outputs, p.zonal(), scheduler="threads")
-    assert reads, "no reads were counted"
-    assert max(reads.values()) == 1, {k: v for k, v in reads.items() if v > 1}
-    # 9 input rasters x 4 x 2 chunks
-    assert len(reads) == 9 * 8
+    return reads
+
+
+@pytest.mark.parametrize("scenarios", [1, 2])
+def test_a_run_reads_each_input_block_once(sample_copy, tmp_path, monkeypatch, scenarios):
+    """Count block reads of every input during a whole run (all outputs and tables)."""
+    import dataclasses
+
+    from soilmap.pipeline import run
+    from soilmap.scenario import Scenario
+
+    cfg = load_config(sample_copy / "tigray.toml").with_output(tmp_path / "o")
+    cfg = dataclasses.replace(cfg, chunks=(110, 200))
+    if scenarios == 2:
+        cfg = dataclasses.replace(
+            cfg,
+            scenarios=(
+                Scenario(name="a"),
+                Scenario(name="b", rate={"cropland": 0.006}, eligible=("cropland",)),
+            ),
+        )
+    p = plan(cfg)  # the plausibility checks may read a sample before this point
+    del p
+    reads = _count_reads(monkeypatch)
+    run(cfg, progress=False)
+    inputs = {k: v for k, v in reads.items() if str(sample_copy) in k[0]}
+    assert inputs, "no reads were counted"
+    assert max(inputs.values()) == 1, {k: v for k, v in inputs.items() if v > 1}
+    # 9 input rasters x 4 x 2 chunks; plausibility samples are read before compute
+    tif_windows = {k for k in inputs if k[1] != "None"}
+    assert len(tif_windows) >= 9 * 8

@@ -187,7 +187,7 @@ def test_tables_and_manifest(sample_run):
     types = (out / "zonal_stats.csvt").read_text().strip().split(",")
     assert len(types) == len(csv.columns) and types[3] == '"Real"'
     man = json.loads((out / "run.json").read_text())
-    assert man["parameters"]["scenario"]["rate"] == RATE
+    assert man["parameters"]["scenarios"][0]["rate"] == RATE
     assert {i["path"].rsplit("/", 1)[-1] for i in man["inputs"]} >= {
         "ORCDRC_sl1.tif",
         "tigray_regions.gpkg",

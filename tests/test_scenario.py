@@ -50,7 +50,7 @@ def test_project_by_hand(chunks):
         eligible=("cropland", "forest"),
     )
     with raise_if_dask_computes():
-        out = project(stock, frac, sc)
+        out = project(stock, frac, sc).cell
     seq = out["sequestration_rate"].values
     # cell (0,1): 50 x (0.6 x 0.004 + 0.4 x 0.002) = 0.16
     np.testing.assert_allclose(seq[0], [0.2, 0.16, 0.0], rtol=1e-6)
@@ -90,7 +90,7 @@ def test_linear_in_rate_and_stock_and_non_negative(s0, rate, k, share):
 
     def seq(stock, r):
         sc = Scenario(rate=r, horizons=(2050,), eligible=("cropland",))
-        out = project(make_layer(np.array([[stock]], "float32"), grid), frac, sc)
+        out = project(make_layer(np.array([[stock]], "float32"), grid), frac, sc).cell
         return float(out["sequestration_rate"].values[0, 0]), float(out["gain_2050"].values[0, 0])
 
     base, gain = seq(s0, rate)

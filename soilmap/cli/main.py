@@ -44,9 +44,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from soilmap.cli import demo, run, schemes
+    from soilmap.cli import demo, gsocseq, run, schemes, zonal
 
-    for module in (run, demo, schemes):
+    for module in (run, demo, zonal, gsocseq, schemes):
         cli.add_command(module.command)
 
 

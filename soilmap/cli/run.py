@@ -23,13 +23,7 @@ from soilmap.scenario import Scenario
 
 def _scenario(base: Scenario, **given) -> Scenario:
     changes = {k: v for k, v in given.items() if v not in (None, ())}
-    if not changes:
-        return base
-    d = base.to_dict()
-    d.update(changes)
-    if "rate" in changes and isinstance(base.rate, dict):
-        d["rate"] = changes["rate"]
-    return Scenario(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+    return dataclasses.replace(base, **changes) if changes else base
 
 
 def build_config(config_path: Path | None, **o) -> RunConfig:
@@ -94,6 +88,15 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
         overwrite=o["overwrite"] or output.overwrite,
         compress=o["compress"] or output.compress,
     )
+    given = [o[k] for k in ("rate", "start_year", "growth", "scenario_name")] + [
+        o["horizon"],
+        o["eligible"],
+    ]
+    if cfg and len(cfg.scenarios) > 1 and any(v not in (None, ()) for v in given):
+        raise ConfigError(
+            f"{cfg.source} defines {len(cfg.scenarios)} scenarios; scenario flags (--rate, "
+            "--horizon ...) apply to single-scenario runs only. Edit the config file instead."
+        )
     scenario = _scenario(
         cfg.scenario if cfg else Scenario(),
         rate=o["rate"],
@@ -104,14 +107,19 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
         name=o["scenario_name"],
     )
     assert soc is not None and regions is not None  # guaranteed by the checks above
+    run_opts = {
+        k: (o[k] if o[k] is not None else getattr(cfg, k, None))
+        for k in ("scheduler", "workers", "memory_limit")
+    }
     return RunConfig(
         soc=soc,
         landcover=landcover,
         regions=regions,
         output=output,
-        scenario=scenario,
+        scenarios=(scenario,) if not cfg or len(cfg.scenarios) == 1 else cfg.scenarios,
         chunks=cfg.chunks if cfg else None,
         source=cfg.source if cfg else None,
+        **run_opts,
     )
 
 
@@ -166,6 +174,19 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
     "--compress",
     type=click.Choice(["deflate", "zstd", "lzw"]),
     help="Raster codec [default: deflate].",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on an existing Dask cluster, e.g. tcp://host:8786 (dask-jobqueue, Kubernetes, "
+    "Coiled ...). Inputs and --out must be on a file system every worker sees.",
+)
+@click.option("--workers", type=int, help="Start a local cluster of N worker processes.")
+@click.option(
+    "--memory-limit",
+    metavar="SIZE",
+    help="Memory ceiling, e.g. 4GB: chunks are sized to stay within it (per worker with "
+    "--workers).",
 )
 @click.pass_context
 def command(ctx: click.Context, config: Path | None, **options) -> None:

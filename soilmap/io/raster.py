@@ -175,11 +175,16 @@ def read_layout(path: str | os.PathLike, *, band: int = 1, what: str = "raster")
         raise _describe_open_error(p, exc) from exc
 
 
-def _open_lazy(
-    layout: RasterLayout, band: int, chunks: tuple[int, int] | None, masked: bool
-) -> xr.DataArray:
-    if chunks is None:
-        chunks = tile_aligned_chunks(layout.block_shape, layout.grid.shape)
+#: A chunk shape ``(rows, cols)``, a number of cells to round to whole internal
+#: blocks, or None for the default number of cells.
+ChunkSpec = tuple[int, int] | int | None
+
+
+def _open_lazy(layout: RasterLayout, band: int, chunks: ChunkSpec, masked: bool) -> xr.DataArray:
+    if chunks is None or isinstance(chunks, int):
+        chunks = tile_aligned_chunks(
+            layout.block_shape, layout.grid.shape, chunks or DEFAULT_CHUNK_CELLS
+        )
     try:
         da = rioxarray.open_rasterio(
             layout.path,
@@ -200,7 +205,7 @@ def open_raster(
     *,
     units: str | None = None,
     band: int = 1,
-    chunks: tuple[int, int] | None = None,
+    chunks: ChunkSpec = None,
     nodata: float | None = None,
     sentinels: tuple[float, ...] = (),
     long_name: str | None = None,
@@ -217,8 +222,9 @@ def open_raster(
         file; one of the two is required.
     band : int
         1-based band number.
-    chunks : tuple of int, optional
-        Chunk shape ``(rows, cols)``; default: whole internal blocks, ~4 Mcells.
+    chunks : tuple of int or int, optional
+        Chunk shape ``(rows, cols)``, or a number of cells per chunk that is rounded
+        to whole internal blocks; default: whole internal blocks, ~4 Mcells.
     nodata : float, optional
         Nodata value to use when the file declares none (or declares a wrong one).
     sentinels : tuple of float
@@ -268,7 +274,7 @@ def open_categorical(
     path: str | os.PathLike,
     *,
     band: int = 1,
-    chunks: tuple[int, int] | None = None,
+    chunks: ChunkSpec = None,
     what: str = "land cover",
 ) -> xr.DataArray:
     """Open a class-code raster lazily, keeping its integer codes (no masking).
@@ -411,4 +417,8 @@ def stage_geotiff(
     }
     if compress == "deflate":
         cog["level"] = 6
-    return dask.delayed(_finish_cog, pure=False)(tmp, dst, cog, stored)
+    # Depend on the store's blocks through Delayed objects that keep their keys:
+    # wrapping the dask Array itself would give it fresh keys (dask >= 2025) and
+    # every input block would be read again for this file.
+    blocks = stored.to_delayed(optimize_graph=False).ravel().tolist()
+    return dask.delayed(_finish_cog, pure=False)(tmp, dst, cog, blocks)

@@ -68,6 +68,7 @@ class OutputStage:
             if not staged.exists():
                 continue
             final = self.out_dir / name
+            final.parent.mkdir(parents=True, exist_ok=True)
             for suffix in _SIDE_FILES:
                 # A stale .aux.xml would override the new file's statistics in QGIS.
                 with contextlib.suppress(FileNotFoundError):

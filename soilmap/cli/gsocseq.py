@@ -1,0 +1,96 @@
+"""``soilmap gsocseq``: compare the 4 per 1000 target with FAO's GSOCseq scenarios."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from soilmap.gsocseq import run_comparison
+
+
+@click.command("gsocseq")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--regions",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Region polygons (any vector format).",
+)
+@click.option("--region-id", required=True, help="Field with a unique region id.")
+@click.option("--region-name", help="Field with the region name.")
+@click.option("--regions-crs", help="CRS of a regions file that has none (e.g. EPSG:4326).")
+@click.option(
+    "--rate",
+    type=float,
+    default=0.004,
+    show_default=True,
+    help="Relative annual SOC stock growth of the target (0.004 = 4 per 1000).",
+)
+@click.option(
+    "--emissions-field",
+    help="Numeric field of the regions with emissions (t CO2e/yr) to offset.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
+@click.option(
+    "--compress",
+    type=click.Choice(["deflate", "zstd", "lzw"]),
+    default="deflate",
+    show_default=True,
+    help="Raster codec.",
+)
+@click.pass_context
+def command(
+    ctx: click.Context,
+    folder: Path,
+    regions: Path,
+    region_id: str,
+    region_name: str | None,
+    regions_crs: str | None,
+    rate: float,
+    emissions_field: str | None,
+    out: Path,
+    overwrite: bool,
+    compress: str,
+) -> None:
+    """Compare the 4 per 1000 target with FAO's GSOCseq scenarios, per pixel and region.
+
+    FOLDER holds GSOCseq maps of one country (GloSIS names such as
+    PH-GSOC-CORGT0-2021-0-30.tif or national names such as Bhutan_GSOCseq_T0_Map030.tif):
+    T0 and the ASR of at least one scenario.  Writes target_rate.tif, share_<scenario>.tif,
+    gsocseq_comparison.gpkg/.csv and run.json into --out.
+    """
+    obj = ctx.find_root().obj or {}
+    quiet = bool(obj.get("quiet", False))
+    result = run_comparison(
+        folder,
+        regions,
+        id_field=region_id,
+        name_field=region_name,
+        regions_crs=regions_crs,
+        out_dir=out,
+        overwrite=overwrite,
+        rate=rate,
+        emissions_field=emissions_field,
+        compress=compress,
+        progress=sys.stderr.isatty() and not quiet,
+    )
+    if quiet:
+        return
+    click.echo(f"wrote {len(result.outputs)} files to {result.out_dir}")
+    click.echo(
+        f"national totals (all compared cells of the maps), {rate * 1000:g} per 1000 target:"
+    )
+    for row in result.totals.itertuples(index=False):
+        click.echo(
+            f"  {row.scenario:<5} modelled {row.modelled_t_per_yr:>14,.0f} t C/yr vs target "
+            f"{row.target_t_per_yr:>14,.0f} t C/yr: {row.share_of_target:6.1%} of the target "
+            f"({row.area_ha:,.0f} ha)"
+        )

@@ -1,0 +1,202 @@
+"""Where the dask graph runs: local threads by default, or a Dask cluster.
+
+* default: dask's threaded scheduler in this process (simple, no set-up);
+* ``workers=N``: a :class:`distributed.LocalCluster` of N worker processes on this
+  machine;
+* ``scheduler="tcp://host:8786"``: an existing cluster (dask-jobqueue, Kubernetes,
+  Coiled and others all give such an address).  Workers open input files by path,
+  so inputs and the output folder must be on a file system every worker sees.
+
+Also sizes chunks from a memory ceiling, and shows progress on a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+
+from soilmap.errors import ConfigError
+
+__all__ = ["Compute", "chunk_cells_for_memory", "compute_context", "parse_memory"]
+
+log = logging.getLogger(__name__)
+
+_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_memory(text: str | int | float) -> int:
+    """Bytes in ``"2GB"``, ``"1.5 GiB"``, ``"512MB"`` or a plain number of bytes.
+
+    Raises
+    ------
+    soilmap.errors.ConfigError
+        For anything else.
+    """
+    if isinstance(text, int | float):
+        return int(text)
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]*)\s*", str(text))
+    if not m or (m.group(2) and m.group(2).lower() not in _UNITS):
+        raise ConfigError(f"memory limit {text!r}: write it like '2GB', '1.5GiB' or '800MB'.")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "b").lower()])
+
+
+def chunk_cells_for_memory(memory_bytes: int, *, layers: int, threads: int) -> int:
+    """Cells per chunk so that ``threads`` chunks in flight fit in ``memory_bytes``.
+
+    Each chunk in flight holds about ``layers`` float64-sized arrays (inputs,
+    intermediates, per-group layers, outputs); a factor 2 leaves room for dask's
+    bookkeeping and GDAL's block cache.
+    """
+    per_cell = 8 * max(layers, 1) * 2
+    cells = memory_bytes // (per_cell * max(threads, 1))
+    return int(max(256 * 256, min(cells, 8192 * 8192)))
+
+
+def as_delayed(obj: Any) -> Any:
+    """``obj`` with every dask Array (in dicts, lists, tuples) replaced by Delayed objects.
+
+    The Delayed objects keep the arrays' own keys, so computing them together with
+    other outputs shares every input read; passing an Array to ``dask.delayed``
+    would re-key its graph and read the inputs again.
+    """
+    import dask.array as dsa
+
+    if isinstance(obj, dsa.Array):
+        parts = obj.to_delayed(optimize_graph=False)
+        if obj.ndim == 0:
+            return parts.item()
+        return dask.delayed(_assemble, pure=True)(parts.tolist())
+    if isinstance(obj, dict):
+        return {k: as_delayed(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(as_delayed(v) for v in obj)
+    return obj
+
+
+def _assemble(nested: list) -> Any:
+    import numpy as np
+
+    return np.block(nested)
+
+
+def _bundle(*results: Any) -> tuple:
+    return results
+
+
+@dataclass
+class Compute:
+    """How to compute: the client (None for local threads) and the write lock factory."""
+
+    client: Any = None
+    description: str = "local threads"
+
+    def lock(self, name: str) -> Any:
+        """A lock for writes to one file, valid across all workers."""
+        if self.client is None:
+            return None  # stage_geotiff's process-local lock is enough for threads
+        from distributed import Lock
+
+        return Lock(name)
+
+    def compute(self, *collections: Any, progress: bool) -> tuple:
+        """Compute dask collections in one graph; results in argument order.
+
+        Nested dicts, lists and tuples of Arrays and Delayed objects are accepted.
+        One Delayed bundles them: dask 2026.8 returns ``dask.compute`` results of
+        mixed collection types out of argument order.
+        """
+        collection = dask.delayed(_bundle, pure=True)(*as_delayed(collections))
+        if self.client is None:
+            if progress:
+                from dask.diagnostics import ProgressBar
+
+                with ProgressBar(minimum=1.0, out=sys.stderr):
+                    return dask.compute(collection)[0]
+            # dask's default scheduler for Delayed is the threaded one; not naming it
+            # lets dask.config (e.g. testing.raise_if_dask_computes) take effect.
+            return dask.compute(collection)[0]
+        future = self.client.compute(collection)
+        if progress:
+            from distributed import progress as show
+
+            show(future)
+        return future.result()
+
+
+@contextlib.contextmanager
+def compute_context(
+    scheduler: str | None = None,
+    workers: int | None = None,
+    *,
+    memory_limit: str | None = None,
+    threads_per_worker: int | None = None,
+) -> Iterator[Compute]:
+    """Set up where the graph runs for the duration of a ``with`` block.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``).
+    workers : int, optional
+        Start a local cluster of this many worker processes.
+    memory_limit : str, optional
+        Memory per worker for a local cluster (e.g. ``"2GB"``).
+    threads_per_worker : int, optional
+        Threads per local worker (default: cores / workers).
+    """
+    if scheduler and workers:
+        raise ConfigError("give either --scheduler (an existing cluster) or --workers, not both.")
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot reach the Dask scheduler at {scheduler!r} ({exc}). Check the address "
+                "and that the cluster is running."
+            ) from exc
+        try:
+            yield Compute(client, f"cluster at {scheduler}")
+        finally:
+            client.close()
+        return
+    if workers:
+        from distributed import Client, LocalCluster
+
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}.")
+        threads = threads_per_worker or max(1, (os.cpu_count() or 1) // workers)
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=True,
+            memory_limit=parse_memory(memory_limit) if memory_limit else "auto",
+            dashboard_address=None,
+        )
+        client = Client(cluster)
+        try:
+            yield Compute(client, f"local cluster of {workers} processes x {threads} threads")
+        finally:
+            client.close()
+            cluster.close()
+        return
+    yield Compute()

@@ -1,0 +1,636 @@
+"""Open the SOC input as it comes: any product, any unit, cleaned, checked, with bounds.
+
+:func:`open_soc` turns a small :class:`SocSpec` (a stock raster, or carbon content,
+bulk density and coarse fragments per layer; units or a product preset; sentinels and
+range rules; optional uncertainty layers) into :class:`SocInputs`: a lazy stock in
+t C ha-1, optional lower/upper bounds on the same grid, lazy counts of every cell the
+cleaning rules removed or the bounds clipped, the list of unit conversions applied and
+the assumptions made.  Only file headers and a bounded plausibility sample are read
+(:mod:`soilmap.plausibility`); everything else is one dask graph, so a pipeline that
+computes the outputs and :attr:`SocInputs.counts` together reads each block once.
+
+>>> spec = SocSpec(stock="BT-GSOCSEQ-CORGT0-2022-0-30-MEAN.tif", product="gsocseq")
+>>> # soc = open_soc(spec); soc.stock, soc.counts, soc.report(computed_counts)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import dask
+import numpy as np
+import xarray as xr
+
+from soilmap.cleaning import (
+    CleaningReport,
+    Rule,
+    apply_rules,
+    rules_from_mappings,
+)
+from soilmap.errors import ConfigError, InputError
+from soilmap.grid import Grid, check_same_grid
+from soilmap.meta import with_units
+from soilmap.plausibility import (
+    DEFAULT_SAMPLE_CELLS,
+    CheckMode,
+    PlausibilityResult,
+    check_bounds,
+    check_property_stock,
+    check_sample,
+    sample_layers,
+)
+from soilmap.products import FIX_UNITS, LayerMatch, OpenedLayer, list_products, open_layer
+from soilmap.stock import (
+    depth_weights,
+    layer_depths,
+    order_by_depth,
+    stock_bounds,
+    stock_from_layers,
+)
+from soilmap.units import CANONICAL, conversion_factor, conversion_text, convert
+
+__all__ = ["SocInputs", "SocSpec", "open_soc"]
+
+STOCK = CANONICAL["stock"]
+
+
+def _paths(value: Any) -> tuple[Path, ...]:
+    if value is None or value == ():
+        return ()
+    values = value if isinstance(value, list | tuple) else [value]
+    return tuple(Path(v) for v in values)
+
+
+@dataclass(frozen=True)
+class SocSpec:
+    """Where the initial SOC comes from and how to read it; mirrors the ``[soc]`` config.
+
+    Give either ``stock`` or ``content`` + ``bulk_density`` (+ ``coarse_fragments``).
+    Units come from ``units``/``*_units``, else from the ``product`` preset, else from
+    the file's own unit tag; soilmap never guesses them.
+
+    Attributes
+    ----------
+    stock : path, optional
+        SOC stock raster.
+    units : str, optional
+        Units of ``stock`` (e.g. ``"kg C m-2"``); overrides the preset.
+    product : str, optional
+        Product preset (:func:`soilmap.products.list_products`): units, sentinels, range
+        rules, depths and statistics of its layers, recognised from file names.
+    layer : str, optional
+        Product layer of ``stock`` when its file name does not say (e.g. ``"T0"``).
+    content, bulk_density, coarse_fragments : tuple of path
+        Property layers, one per depth (coarse fragments optional: taken as 0, recorded).
+    content_units, bulk_density_units, coarse_fragments_units : str, optional
+    depths_cm : tuple
+        Point depths or ``(top, bottom)`` pairs per layer; default from the file names.
+    kind : {"point", "interval"}, optional
+        Default from the product preset.
+    top_cm, bottom_cm : float
+        Depth range of the stock (cm).
+    nodata : float, optional
+        An undeclared nodata value of every input file (a sentinel, counted).
+    sentinels : tuple of float
+        More undeclared "no data" codes of every input file.
+    valid_range : (float or None, float or None), optional
+        Plausible stock values, inclusive, in ``units`` (stock raster) or t C ha-1
+        (stock from properties); other values are removed and counted.
+    rules : tuple of Rule or mapping
+        Further rules on the stock (see :class:`soilmap.cleaning.Rule`).
+    product_rules : bool
+        Apply the preset's sentinels and range rules (default True).
+    lower, upper : path, optional
+        Lower/upper stock bounds (e.g. 5 % / 95 % quantiles), same grid.
+    sd : path, optional
+        Standard deviation of the stock; bounds are stock ∓ ``z`` × sd.
+    z : float, optional
+        Required with ``sd`` (1.645 for a 90 % interval, 1.96 for 95 %).
+    relative_uncertainty : path, optional
+        Relative uncertainty (GSOCseq maps, %): bounds are stock × (1 ∓ u), symmetric.
+    uncertainty_units : str, optional
+        Units of the bound/sd layers (default: the stock's) or of the relative layer
+        (``"%"`` or ``"1"``; no default unless a product preset or the file says).
+    unit_check : {"error", "warn", "off"}
+        Plausibility check of the units on a sample (see :mod:`soilmap.plausibility`).
+    sample_cells : int
+        Cells read for the plausibility check, all layers together.
+    """
+
+    stock: Path | None = None
+    units: str | None = None
+    product: str | None = None
+    layer: str | None = None
+    content: tuple[Path, ...] = ()
+    content_units: str | None = None
+    bulk_density: tuple[Path, ...] = ()
+    bulk_density_units: str | None = None
+    coarse_fragments: tuple[Path, ...] = ()
+    coarse_fragments_units: str | None = None
+    depths_cm: tuple[Any, ...] = ()
+    kind: Literal["point", "interval"] | None = None
+    top_cm: float = 0.0
+    bottom_cm: float = 30.0
+    nodata: float | None = None
+    sentinels: tuple[float, ...] = ()
+    valid_range: tuple[float | None, float | None] | None = None
+    rules: tuple[Any, ...] = ()
+    product_rules: bool = True
+    lower: Path | None = None
+    upper: Path | None = None
+    sd: Path | None = None
+    z: float | None = None
+    relative_uncertainty: Path | None = None
+    uncertainty_units: str | None = None
+    unit_check: CheckMode = "error"
+    sample_cells: int = DEFAULT_SAMPLE_CELLS
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)
+        for k in ("stock", "lower", "upper", "sd", "relative_uncertainty"):
+            if getattr(self, k) is not None:
+                set_(k, Path(getattr(self, k)))
+        for k in ("content", "bulk_density", "coarse_fragments"):
+            set_(k, _paths(getattr(self, k)))
+        set_("depths_cm", tuple(tuple(d) if isinstance(d, list) else d for d in self.depths_cm))
+        set_("sentinels", tuple(float(v) for v in self.sentinels))
+        set_("rules", rules_from_mappings(self.rules))
+        if (self.stock is None) == (not self.content):
+            raise ConfigError(
+                "give the SOC either as a stock raster ([soc] stock = ..., or --soc) or as "
+                "layer properties ([soc.layers] content/bulk_density), not both/neither."
+            )
+        if self.content and len(self.bulk_density) != len(self.content):
+            raise ConfigError(
+                f"[soc.layers] has {len(self.content)} content and {len(self.bulk_density)} "
+                "bulk_density layers: give one bulk-density layer per carbon layer."
+            )
+        if self.coarse_fragments and len(self.coarse_fragments) != len(self.content):
+            raise ConfigError(
+                f"[soc.layers] has {len(self.coarse_fragments)} coarse_fragments layers for "
+                f"{len(self.content)} carbon layers: give one per layer, or none."
+            )
+        methods = [k for k in ("lower/upper", "sd", "relative_uncertainty") if self._has_bounds(k)]
+        if len(methods) > 1:
+            raise ConfigError(
+                f"give one kind of SOC uncertainty, not {' and '.join(methods)}: lower + "
+                "upper layers, OR sd with z, OR relative_uncertainty."
+            )
+        if (self.lower is None) != (self.upper is None):
+            raise ConfigError("give both lower and upper SOC bound layers, or neither.")
+        if self.sd is not None and (self.z is None or not self.z > 0):
+            raise ConfigError(
+                "sd needs a positive z factor: z = 1.645 for a 90 % interval, 1.96 for 95 %."
+            )
+        if self.kind not in (None, "point", "interval"):
+            raise ConfigError(f"kind must be 'point' or 'interval', not {self.kind!r}.")
+        if self.unit_check not in ("error", "warn", "off"):
+            raise ConfigError(
+                f"unit_check must be 'error', 'warn' or 'off', not {self.unit_check!r}."
+            )
+        if self.product is not None and self.product not in list_products():
+            raise ConfigError(
+                f"unknown SOC product {self.product!r}; presets: {', '.join(list_products())}."
+            )
+
+    def _has_bounds(self, method: str) -> bool:
+        if method == "lower/upper":
+            return self.lower is not None or self.upper is not None
+        return getattr(self, method) is not None
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every input file."""
+        main = [self.stock] if self.stock else [*self.content, *self.bulk_density]
+        extra = [self.lower, self.upper, self.sd, self.relative_uncertainty]
+        return [p for p in (*main, *self.coarse_fragments, *extra) if p is not None]
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> SocSpec:
+        """Copy the matching fields of a config object (e.g. ``RunConfig.soc``)."""
+        names = {f.name for f in fields(cls)}
+        kwargs = {n: getattr(config, n) for n in names if hasattr(config, n)}
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+
+@dataclass
+class SocInputs:
+    """The opened SOC input: lazy layers, lazy counts and what was done to them.
+
+    Attributes
+    ----------
+    stock : xarray.DataArray
+        SOC stock, t C ha-1, float32, lazy; attrs ``units``, ``long_name``, ``history``,
+        ``assumptions``, ``depth_range_cm``.
+    lower, upper : xarray.DataArray or None
+        Bounds in t C ha-1 on the stock's grid, with lower ≤ stock ≤ upper (clipped).
+    counts : dict of str to dask.array.Array
+        0-d lazy counts: cells each cleaning rule removed (``"<role>:<file>:<rule>"``),
+        valid stock cells, bound cells clipped (``"bounds:..."``).  Compute them with the
+        outputs (one ``dask.compute``) and pass the result to :meth:`report`.
+    conversions : list of str
+        Unit conversions applied, human-readable.
+    assumptions : list of str
+    checks : list of PlausibilityResult
+        Unit plausibility checks (already done on a sample).
+    cleaning : list of CleaningReport
+        One per layer cleaned.
+    uncertainty : dict or None
+        How the bounds were made.
+    sources : dict
+        Input files per role, with what each was recognised as.
+    """
+
+    stock: xr.DataArray
+    lower: xr.DataArray | None = None
+    upper: xr.DataArray | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    conversions: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    checks: list[PlausibilityResult] = field(default_factory=list)
+    cleaning: list[CleaningReport] = field(default_factory=list)
+    uncertainty: dict[str, Any] | None = None
+    sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def compute_counts(self) -> dict[str, int]:
+        """Compute the counts on their own (reads the inputs; pipelines use :attr:`counts`)."""
+        (values,) = dask.compute(self.counts)
+        return {k: int(v) for k, v in values.items()}
+
+    def report(self, counts: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON-able description for ``run.json``, given the *computed* counts."""
+        n = {k: int(np.asarray(v)) for k, v in counts.items()}
+        unc = None
+        if self.uncertainty is not None:
+            clipped = {k.split(":", 1)[1]: v for k, v in n.items() if k.startswith("bounds:")}
+            unc = {**self.uncertainty, "cells": clipped}
+        return {
+            "stock": {
+                "units": self.stock.attrs.get("units"),
+                "long_name": self.stock.attrs.get("long_name"),
+                "depth_range_cm": self.stock.attrs.get("depth_range_cm"),
+                "valid_cells": n.get("stock:valid_cells"),
+            },
+            "sources": self.sources,
+            "conversions": list(self.conversions),
+            "assumptions": list(self.assumptions),
+            "cleaning": [c.to_dict(n) for c in self.cleaning],
+            "plausibility": [c.to_dict() for c in self.checks],
+            "uncertainty": unc,
+            "counts": n,
+        }
+
+
+# ----------------------------------------------------------------------------- opening
+
+
+def _open(
+    spec: SocSpec,
+    role: str,
+    path: Path,
+    units: str | None,
+    chunks: tuple[int, int] | None,
+    *,
+    res: SocInputs,
+    layer: str | None = None,
+    extra_rules: Sequence[Rule] = (),
+) -> OpenedLayer:
+    rules = [*extra_rules]
+    if spec.nodata is not None:
+        rules.append(Rule.sentinel(spec.nodata, name="nodata", reason="declared by the user"))
+    if spec.sentinels:
+        rules.append(Rule.sentinel(*spec.sentinels, reason="declared by the user"))
+    return open_layer(
+        path,
+        role=role,
+        product=spec.product,
+        layer=layer,
+        units=units,
+        product_rules=spec.product_rules,
+        extra_rules=rules,
+        chunks=chunks,
+        assumptions=res.assumptions,
+    )
+
+
+def _sample(opened: Sequence[OpenedLayer], cells: int) -> tuple[list[np.ndarray], str]:
+    """Bounded eager sample of each layer, cleaned by the same rules."""
+    return sample_layers(
+        [o.path for o in opened],
+        units=[o.units for o in opened],
+        rules=[o.rules for o in opened],
+        scales=[o.match.layer.scale if o.match else 1.0 for o in opened],
+        max_cells=cells,
+    )
+
+
+def _check(
+    o: OpenedLayer, values: np.ndarray, spec: SocSpec, sample: str, depth: tuple | None = None
+) -> PlausibilityResult:
+    return check_sample(
+        values,
+        quantity=o.quantity,
+        declared_units=o.units,
+        what=f"{o.role.replace('_', ' ')} {o.path.name!r}",
+        fix=FIX_UNITS[o.role],
+        depth_cm=depth,
+        mode=spec.unit_check,
+        sample=sample,
+    )
+
+
+def _same_grid(ref: xr.DataArray, others: Sequence[OpenedLayer], ref_name: str) -> None:
+    grid = Grid.from_dataarray(ref)
+    for o in others:
+        check_same_grid(
+            grid,
+            Grid.from_dataarray(o.data),
+            what=f"{o.role} {str(o.path)!r}",
+            reference_name=ref_name,
+        )
+        # Same grid within tolerance: share coordinates so xarray aligns exactly.
+        o.cleaned.data = o.data.assign_coords(x=ref.x, y=ref.y)
+
+
+def _stock_depth(spec: SocSpec, match: LayerMatch | None, path: Path) -> tuple[float, float]:
+    want = (float(spec.top_cm), float(spec.bottom_cm))
+    depth = match.depth if match else None
+    if isinstance(depth, tuple) and depth != want:
+        raise InputError(
+            f"SOC stock {str(path)!r} is {match.describe()}, a {depth[0]:g}-{depth[1]:g} cm "
+            f"stock, but {want[0]:g}-{want[1]:g} cm was asked for. A stock raster cannot be "
+            f"re-harmonised: set top_cm = {depth[0]:g} and bottom_cm = {depth[1]:g}, or give "
+            "the properties per layer."
+        )
+    return want
+
+
+def _user_stock_rules(spec: SocSpec, units: str | None) -> list[Rule]:
+    rules = list(spec.rules)
+    if spec.valid_range is not None:
+        lo, hi = spec.valid_range
+        user = Rule.valid_range(
+            lo, hi, units=units, name="user_range", reason="declared by the user"
+        )
+        rules.insert(0, user)
+    return rules
+
+
+def _open_stock_raster(
+    spec: SocSpec, chunks: tuple[int, int] | None, res: SocInputs
+) -> tuple[OpenedLayer, tuple[float, float]]:
+    assert spec.stock is not None
+    o = _open(
+        spec,
+        "stock",
+        spec.stock,
+        spec.units,
+        chunks,
+        res=res,
+        layer=spec.layer,
+        extra_rules=_user_stock_rules(spec, None),
+    )
+    depth = _stock_depth(spec, o.match, spec.stock)
+    res.conversions.append(f"{o.label()}: {conversion_text(o.units, STOCK)}")
+    res.sources["stock"] = [o.source()]
+    return o, depth
+
+
+def _open_properties(spec: SocSpec, chunks, res: SocInputs) -> xr.DataArray:
+    opened = {
+        role: [
+            _open(spec, role, p, getattr(spec, f"{role}_units"), chunks, res=res)
+            for p in getattr(spec, role)
+        ]
+        for role in ("content", "bulk_density", "coarse_fragments")
+    }
+    content, bd, cf = opened["content"], opened["bulk_density"], opened["coarse_fragments"]
+    depths, kind = layer_depths(
+        [o.match.depth if o.match else None for o in content],
+        spec.depths_cm,
+        names=[o.path.name for o in content],
+        kinds=[o.match.layer.depth_kind if o.match else None for o in content],
+        kind=spec.kind,
+    )
+    if not spec.depths_cm:  # depths from the file names: put every group in depth order
+        top_down = sorted(range(len(depths)), key=lambda i: depths[i])
+        content[:], depths = [content[i] for i in top_down], [depths[i] for i in top_down]
+        for group in (bd, cf):
+            named = [o.match.depth if o.match else None for o in group]
+            order = order_by_depth(named, depths, what=group[0].role) if group else None
+            group[:] = [group[i] for i in order] if order else group
+    depth_weights(depths, kind=kind, top=spec.top_cm, bottom=spec.bottom_cm)  # fail before reading
+    _same_grid(content[0].data, [*content[1:], *bd, *cf], f"carbon layer {content[0].path.name!r}")
+    all_layers = [*content, *bd, *cf]
+    if spec.unit_check != "off":
+        samples, how = _sample(all_layers, spec.sample_cells)
+        got = dict(zip(map(id, all_layers), samples, strict=True))
+        # Precise per-layer verdicts first, then the stock the sampled values give.
+        res.checks += [_check(o, got[id(o)], spec, how) for o in [*bd, *cf, *content]]
+        vals = [[got[id(o)] for o in g] for g in (content, bd, cf)]
+        res.checks.append(
+            check_property_stock(
+                vals[0],
+                vals[1],
+                vals[2] or None,
+                units=tuple([o.units for o in g] for g in (content, bd, cf)),  # type: ignore[arg-type]
+                depths_cm=depths,
+                kind=kind,
+                top=spec.top_cm,
+                bottom=spec.bottom_cm,
+                mode=spec.unit_check,
+                sample=how,
+            )
+        )
+    stock = stock_from_layers(
+        [o.data for o in content],
+        [o.data for o in bd],
+        depths,
+        kind=kind,
+        coarse_fragments=[o.data for o in cf] or None,
+        top=spec.top_cm,
+        bottom=spec.bottom_cm,
+    )
+    for o in all_layers:
+        text = conversion_text(o.units, CANONICAL[o.quantity], quantity=o.quantity)
+        res.conversions.append(f"{o.label()}: {text}")
+    res.conversions.append(
+        f"stock: Σ carbon (g kg-1) × bulk density (kg m-3) × (1 − coarse fragments) × "
+        f"thickness (m) = g C m-2; {conversion_text('g C m-2', STOCK)}"
+    )
+    if stock.attrs.get("assumptions"):
+        res.assumptions.extend(stock.attrs["assumptions"].split("; "))
+    if cf:
+        lost = None
+        for c, b, f in zip(content, bd, cf, strict=True):
+            hit = c.data.notnull() & b.data.notnull() & f.data.isnull()
+            lost = hit if lost is None else lost | hit
+        res.counts["stock:missing_coarse_fragments"] = lost.sum().data  # type: ignore[union-attr]
+        res.assumptions.append(
+            "where coarse fragments are missing but carbon and bulk density are given, the "
+            "stock is left missing (counted as stock:missing_coarse_fragments), not computed "
+            "with 0 % fragments"
+        )
+    for key, group in opened.items():
+        res.sources[key] = [o.source() for o in group]
+    for o in all_layers:
+        res.counts.update(o.cleaned.counts)
+        res.cleaning.append(o.cleaned.report)  # type: ignore[arg-type]
+    return stock
+
+
+# -------------------------------------------------------------------------------- bounds
+
+
+def _bounds(
+    spec: SocSpec,
+    stock: xr.DataArray,
+    stock_units: str | None,
+    chunks: tuple[int, int],
+    res: SocInputs,
+    stock_sample: np.ndarray | None,
+) -> None:
+    roles = [
+        (role, getattr(spec, role))
+        for role in ("lower", "upper", "sd", "relative_uncertainty")
+        if getattr(spec, role) is not None
+    ]
+    if not roles:
+        return
+    opened = []
+    for role, path in roles:
+        # Bound and SD layers default to the stock's units; a relative uncertainty
+        # has no such default (% or fraction): it comes from a preset or the user.
+        units = spec.uncertainty_units or (None if role == "relative_uncertainty" else stock_units)
+        sd_rule = Rule.valid_range(0, None, name="sd_min_0", reason="an SD is not negative")
+        o = _open(
+            spec,
+            role,
+            path,
+            units,
+            chunks,
+            res=res,
+            extra_rules=[sd_rule] if role == "sd" else [],
+        )
+        opened.append(o)
+        target = "1" if role == "relative_uncertainty" else STOCK
+        text = conversion_text(o.units, target, quantity=o.quantity)
+        res.conversions.append(f"{o.label()}: {text}")
+        res.sources[role] = [o.source()]
+        res.counts.update(o.cleaned.counts)
+        res.cleaning.append(o.cleaned.report)  # type: ignore[arg-type]
+    _same_grid(stock, opened, "the SOC stock")
+    if stock_sample is not None and spec.lower is not None:
+        _check_bounds_sample(spec, opened, stock_sample)
+    conv = {
+        o.role: convert(
+            o.data, "1" if o.role == "relative_uncertainty" else STOCK, quantity=o.quantity
+        )
+        for o in opened
+    }
+    lower, upper, counts, method = stock_bounds(
+        stock,
+        lower=conv.get("lower"),
+        upper=conv.get("upper"),
+        sd=conv.get("sd"),
+        z=spec.z,
+        relative=conv.get("relative_uncertainty"),
+    )
+    res.counts.update(counts)
+    step = f"bounds: {method}; clipped to 0 <= lower <= stock <= upper"
+    depth = stock.attrs.get("depth_range_cm", "")
+    for name, da in (("lower", lower), ("upper", upper)):
+        out = with_units(
+            da.astype("float32"),
+            STOCK,
+            step=step,
+            history_from=stock,
+            long_name=f"SOC stock {depth} cm, {name} bound",
+        )
+        out.name = f"soc_stock_{name}"
+        setattr(res, name, out)
+    res.uncertainty = {"method": method, "z": spec.z, "layers": [str(p) for _, p in roles]}
+
+
+def _check_bounds_sample(
+    spec: SocSpec, opened: list[OpenedLayer], stock_sample: np.ndarray
+) -> None:
+    samples, _ = _sample(opened, spec.sample_cells)
+    medians = [
+        (o.role, o.path.name, float(np.nanmedian(v)) * conversion_factor(o.units, STOCK))
+        for o, v in zip(opened, samples, strict=True)
+    ]
+    check_bounds(float(np.nanmedian(stock_sample)), medians, mode=spec.unit_check)
+
+
+# ---------------------------------------------------------------------------------- main
+
+
+def open_soc(spec: SocSpec, *, chunks: tuple[int, int] | None = None) -> SocInputs:
+    """Open the SOC input described by ``spec``: lazy stock in t C ha-1, bounds, counts.
+
+    Reads file headers and a bounded plausibility sample (eagerly); builds everything
+    else as one dask graph.  A drop-in replacement for the pipeline's ``open_stock``:
+    use :attr:`SocInputs.stock`, and compute :attr:`SocInputs.counts` with the outputs.
+
+    Parameters
+    ----------
+    spec : SocSpec
+    chunks : (int, int), optional
+        Chunk shape; default whole internal blocks of the first file, and the same
+        chunks for every other SOC layer.
+
+    Returns
+    -------
+    SocInputs
+
+    Raises
+    ------
+    soilmap.errors.UnitsError
+        Units missing, unknown, of the wrong quantity, or implausible for the values.
+    soilmap.errors.InputError
+        Missing files, grids that differ, depths that do not cover the range.
+    """
+    res = SocInputs(stock=xr.DataArray())  # filled below
+    stock_sample: np.ndarray | None = None
+    stock_units: str | None = None
+    if spec.stock is not None:
+        o, depth = _open_stock_raster(spec, chunks, res)
+        stock_units = o.units
+        if spec.unit_check != "off":
+            (values,), how = _sample([o], spec.sample_cells)
+            res.checks.append(_check(o, values, spec, how, depth))
+            stock_sample = values * conversion_factor(o.units, STOCK)
+        stock = convert(o.data, STOCK, what=f"SOC stock {str(o.path)!r}", quantity="stock")
+        res.counts.update(o.cleaned.counts)
+        res.cleaning.append(o.cleaned.report)  # type: ignore[arg-type]
+    else:
+        stock = _open_properties(spec, chunks, res)
+        depth = (float(spec.top_cm), float(spec.bottom_cm))
+        rules = _user_stock_rules(spec, STOCK)
+        if rules:
+            cleaned = apply_rules(stock, rules, key_prefix="stock:computed")
+            stock = cleaned.data
+            res.counts.update(cleaned.counts)
+            res.cleaning.append(cleaned.report)  # type: ignore[arg-type]
+    stock = stock.astype("float32")
+    res.assumptions = list(dict.fromkeys(a for a in res.assumptions if a))
+    stock.attrs = {
+        **stock.attrs,
+        "units": STOCK,
+        "long_name": f"SOC stock {depth[0]:g}-{depth[1]:g} cm",
+        "depth_range_cm": f"{depth[0]:g}-{depth[1]:g}",
+        "assumptions": "; ".join(res.assumptions),
+    }
+    stock.name = "soc_stock"
+    res.counts["stock:valid_cells"] = stock.notnull().sum().data
+    res.stock = stock
+    ychunks, xchunks = stock.chunks or ((stock.sizes["y"],), (stock.sizes["x"],))
+    _bounds(spec, stock, stock_units, chunks or (ychunks[0], xchunks[0]), res, stock_sample)
+    res.assumptions = list(dict.fromkeys(a for a in res.assumptions if a))
+    res.stock.attrs["assumptions"] = "; ".join(res.assumptions)
+    return res
