@@ -77,8 +77,17 @@ class LandcoverConfig:
     path: Path
     scheme: str
     unknown: Literal["error", "excluded"] = "error"
+    #: "area" (area-weighted fractions from any grid) or "nearest" (class under each
+    #: cell centre, explicit opt-in).
+    method: Literal["area", "nearest"] = "area"
+    #: Vector masks (protected areas, peat, urban ...) whose area is excluded.
+    exclude: tuple[Path, ...] = ()
+    #: Raster masks: non-zero cells are excluded (any grid, as area shares).
+    exclude_rasters: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.method not in ("area", "nearest"):
+            raise ConfigError(f"landcover method must be 'area' or 'nearest', not {self.method!r}.")
         if self.unknown not in ("error", "excluded"):
             raise ConfigError(
                 f"landcover unknown must be 'error' or 'excluded', not {self.unknown!r}."
@@ -153,7 +162,8 @@ class RunConfig:
     def input_paths(self) -> list[Path]:
         paths = soc_paths(self.soc)
         if self.landcover is not None:
-            paths.append(self.landcover.path)
+            lc = self.landcover
+            paths += [lc.path, *lc.exclude, *lc.exclude_rasters]
         for sc in self.scenarios:
             if sc.rate_raster is not None:
                 paths.append(sc.rate_raster)
@@ -300,7 +310,12 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
             if key in spec:
                 spec[key] = tuple(spec[key])
         soc_cfg = SocSpec(**spec)
-        lc = _section(data, "landcover", {"path", "scheme", "unknown"}, where)
+        lc = _section(
+            data,
+            "landcover",
+            {"path", "scheme", "unknown", "method", "exclude", "exclude_rasters"},
+            where,
+        )
         lc_cfg = None
         if lc:
             if "path" not in lc or "scheme" not in lc:
@@ -310,7 +325,14 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
             if Path(scheme).suffix.lower() in (".csv", ".yaml", ".yml"):
                 scheme = str(base / scheme)
             lc_cfg = LandcoverConfig(
-                path=base / lc["path"], scheme=scheme, unknown=lc.get("unknown", "error")
+                path=base / lc["path"],
+                scheme=scheme,
+                unknown=lc.get("unknown", "error"),
+                method=lc.get("method", "area"),
+                exclude=_paths(base, lc["exclude"]) if "exclude" in lc else (),
+                exclude_rasters=_paths(base, lc["exclude_rasters"])
+                if "exclude_rasters" in lc
+                else (),
             )
         rg = _section(
             data,

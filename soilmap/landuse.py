@@ -86,9 +86,10 @@ def fractions_from_classes(
     if (
         file_nodata is not None
         and 0 <= int(file_nodata) < len(lut)
-        and lut[int(file_nodata)] == LUT_UNKNOWN
+        and int(file_nodata) not in table.codes
     ):
-        # The file's own nodata value is never an unknown class.
+        # The file's own nodata value is no data, never a class (nor an unknown
+        # code counted as excluded), unless the table lists it as a class.
         lut = lut.copy()
         lut[int(file_nodata)] = LUT_NODATA
         indexer = GroupIndexer(lut=lut, groups=indexer.groups, fill=indexer.fill)

@@ -27,10 +27,10 @@ from rasterio.errors import RasterioError
 from soilmap.areas import cell_area_ha
 from soilmap.classes import ALL_LAND, ClassTable, load_class_table
 from soilmap.cluster import Compute, chunk_cells_for_memory, compute_context, parse_memory
-from soilmap.config import RunConfig
+from soilmap.config import LandcoverConfig, RunConfig
 from soilmap.errors import ConfigError, InputError, UnitsError
 from soilmap.grid import Grid, check_same_grid
-from soilmap.io.raster import open_categorical, open_raster, stage_geotiff
+from soilmap.io.raster import open_raster, stage_geotiff
 from soilmap.io.staging import OutputStage
 from soilmap.io.vector import (
     RegionsReport,
@@ -42,11 +42,12 @@ from soilmap.io.vector import (
 from soilmap.landuse import (
     NODATA_CODE,
     dominant_group,
-    fractions_from_classes,
     uniform_fractions,
 )
 from soilmap.manifest import describe_inputs, software_versions, write_json
+from soilmap.masks import apply_exclusion, raster_mask_fraction, vector_mask_fraction
 from soilmap.meta import with_units
+from soilmap.regrid import class_fractions
 from soilmap.scenario import RATE_UNITS, Projection, Scenario, project, saturation_concentration
 from soilmap.socinputs import SocInputs, open_soc
 from soilmap.stock import stock_from_layers
@@ -245,6 +246,38 @@ def saturation_stock(
     return out
 
 
+def _apply_masks(
+    fractions: xr.DataArray,
+    lc: LandcoverConfig,
+    grid: Grid,
+    chunks: tuple[int, int],
+    assumptions: list[str],
+) -> xr.DataArray:
+    """Exclude the area under the vector and raster masks, as cell shares."""
+    shares = []
+    if lc.exclude:
+        polygons = pd.concat(
+            [gpd.read_file(q).to_crs(grid.crs_wkt) for q in lc.exclude], ignore_index=True
+        )
+        # One union of every file's polygons: overlaps between files count once.
+        shares.append(
+            vector_mask_fraction(gpd.GeoDataFrame(polygons, crs=grid.crs_wkt), grid, chunks=chunks)
+        )
+    shares += [raster_mask_fraction(q, grid, chunks=chunks) for q in lc.exclude_rasters]
+    if not shares:
+        return fractions
+    kept = shares[0] * 0 + 1
+    for share in shares:
+        # Independent masks on the same cell: the kept share multiplies.
+        kept = kept * (1 - share)
+    names = [str(q) for q in (*lc.exclude, *lc.exclude_rasters)]
+    assumptions.append(
+        "excluded the area under " + ", ".join(names) + " (shares of cells; raster masks are "
+        "combined with vector masks as independent shares)"
+    )
+    return apply_exclusion(fractions, 1 - kept)
+
+
 def plan(config: RunConfig) -> Plan:
     """Open every input and build every output lazily; compute nothing.
 
@@ -261,12 +294,14 @@ def plan(config: RunConfig) -> Plan:
     assumptions: list[str] = list(soc.assumptions)
     table: ClassTable | None = None
     if config.landcover is not None:
-        table = load_class_table(config.landcover.scheme)
-        classes = open_categorical(config.landcover.path, chunks=chunks)
-        fractions = fractions_from_classes(
-            classes, table, reference=grid, unknown=config.landcover.unknown
+        lc = config.landcover
+        table = load_class_table(lc.scheme)
+        # Any grid: area-weighted group fractions on the SOC grid, chunk for chunk.
+        fractions = class_fractions(
+            lc.path, table, grid, chunks=chunks, unknown=lc.unknown, method=lc.method
         )
-        codes = {g: table.group_code(g) for g in table.group_names()}
+        fractions = _apply_masks(fractions, lc, grid, chunks, assumptions)
+        codes = {g: table.group_code(g) for g in fractions["group"].values}
     else:
         fractions = uniform_fractions(stock)
         codes = {ALL_LAND: 1}
@@ -287,6 +322,8 @@ def plan(config: RunConfig) -> Plan:
     area = area.chunk({"y": stock.chunks[0], "x": stock.chunks[1]})
 
     layers: dict[str, xr.DataArray] = {"soc_stock": stock}
+    if table is not None:
+        layers["landuse_fractions"] = fractions
     bounds = {"lower": soc.lower, "upper": soc.upper} if soc.lower is not None else {}
     layers.update({f"soc_stock_{b}": lay for b, lay in bounds.items()})
     if table is not None:
@@ -587,6 +624,8 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
                 tags=_layer_tags(config, stem),
                 lock=compute.lock(f"soilmap-write-{stage.dir.name}-{stem}"),
             )
+            if stem == "landuse_fractions":
+                continue  # shares: a fixed 0-1 ramp
             if not is_landuse:
                 data = (
                     layer.data if isinstance(layer.data, dsa.Array) else dsa.from_array(layer.data)
@@ -615,6 +654,11 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
             write_qml(
                 style_path_for(written[stem]),
                 continuous_style(lo, float(vmax), ramp=ramp, label_unit=units),
+            )
+        if "landuse_fractions" in written:
+            write_qml(
+                style_path_for(written["landuse_fractions"]),
+                continuous_style(0.0, 1.0, ramp="YlGn", label_unit="share of cell"),
             )
         if "landuse" in written and p.table is not None:
             entries = [(p.group_codes[g], p.table.group_color(g), g) for g in p.table.group_names()]

@@ -296,7 +296,9 @@ def test_large_grid_is_built_lazily(grid):
     assert area.data.chunksize == (64, 64)
     assert area.data.chunks[0][:2] == (64, 64) and area.data.chunks[0][-1] == 100_000 % 64
     small = cell_area_ha(Grid(grid.crs_wkt, grid.transform, (5, 5)))
-    np.testing.assert_array_equal(corner.compute(scheduler="sync").values, small.values)
+    # A projected grid this large is measured exactly on a 16-cell lattice and
+    # interpolated (cubic) in between; the 5 x 5 grid is measured exactly.
+    np.testing.assert_allclose(corner.compute(scheduler="sync").values, small.values, rtol=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -390,3 +392,24 @@ def test_single_chunk_covers_the_grid(crs):
     lazy = cell_area_ha(grid, chunks=grid.shape)
     assert lazy.shape == grid.shape and lazy.data.chunks == ((37,), (34,))
     np.testing.assert_array_equal(lazy.values, cell_area_ha(grid).values)
+
+
+def test_lattice_interpolation_is_within_1e9_of_exact_quadrature():
+    """Large projected grids: exact on a lattice, cubic in between (checked cell by cell)."""
+    from soilmap.areas import _plan
+
+    for crs, res, origin in (
+        ("EPSG:32651", 1000.0, (-174_346.55, 2_348_000.0)),
+        ("EPSG:3857", 1000.0, (0.0, 11e6)),
+        ("EPSG:3413", 1000.0, (-2e6, 2e6)),
+    ):
+        grid = Grid(
+            CRS.from_user_input(crs).to_wkt(),
+            Affine(res, 0, origin[0], 0, -res, origin[1]),
+            (300, 280),
+        )
+        fast = cell_area_ha(grid).values
+        exact = _plan(grid)[1].keywords["exact"](np.arange(300)[:, None], np.arange(280)[None, :])
+        assert np.max(np.abs(fast / exact - 1)) < 1e-9, crs
+        lazy = cell_area_ha(grid, chunks=(17, 40)).values
+        np.testing.assert_array_equal(lazy, fast)

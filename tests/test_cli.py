@@ -67,6 +67,16 @@ def test_flags_map_to_config(captured, tmp_path):
         "--overwrite",
         "--eligible",
         "cropland",
+        "--landcover-method",
+        "nearest",
+        "--exclude",
+        "parks.gpkg",
+        "--exclude",
+        "peat.shp",
+        "--workers",
+        "2",
+        "--memory-limit",
+        "3GB",
     ]
     CliRunner().invoke(cli, args, catch_exceptions=False, standalone_mode=False)
     cfg = captured["cfg"]
@@ -82,6 +92,9 @@ def test_flags_map_to_config(captured, tmp_path):
     )
     assert sc.eligible == ("cropland",)
     assert cfg.output.overwrite is True
+    assert cfg.landcover.method == "nearest"
+    assert cfg.landcover.exclude == (Path("parks.gpkg"), Path("peat.shp"))
+    assert (cfg.workers, cfg.memory_limit, cfg.scheduler) == (2, "3GB", None)
 
 
 def test_flags_override_config(captured, sample_dir, tmp_path):

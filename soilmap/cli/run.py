@@ -53,14 +53,18 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
             path=Path(o["landcover"]),
             scheme=o["landcover_scheme"],
             unknown=o["unknown_classes"] or "error",
+            method=o["landcover_method"] or "area",
+            exclude=tuple(o["exclude"]),
         )
-    elif o["landcover_scheme"] or o["unknown_classes"]:
+    elif o["landcover_scheme"] or o["unknown_classes"] or o["landcover_method"] or o["exclude"]:
         if landcover is None:
             raise ConfigError("--landcover-scheme/--unknown-classes need --landcover PATH.")
         landcover = dataclasses.replace(
             landcover,
             scheme=o["landcover_scheme"] or landcover.scheme,
             unknown=o["unknown_classes"] or landcover.unknown,
+            method=o["landcover_method"] or landcover.method,
+            exclude=landcover.exclude + tuple(o["exclude"]),
         )
     regions = cfg.regions if cfg else None
     if o["regions"]:
@@ -135,6 +139,18 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
 @click.option(
     "--landcover-scheme",
     help="Class-table preset (see `soilmap schemes`) or a table file (.csv/.yaml).",
+)
+@click.option(
+    "--landcover-method",
+    type=click.Choice(["area", "nearest"]),
+    help="Land cover on another grid: area-weighted group shares (default) or the class "
+    "under each cell centre.",
+)
+@click.option(
+    "--exclude",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Vector mask (protected areas, peat, urban ...) whose area is excluded; repeat.",
 )
 @click.option(
     "--unknown-classes",

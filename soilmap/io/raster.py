@@ -310,11 +310,15 @@ class _BlockWriter:
     def __init__(self, path: Path):
         self.path = path
 
-    def __setitem__(self, key: tuple[slice, slice], value: np.ndarray) -> None:
-        rows, cols = key
-        window = Window.from_slices(rows, cols, height=value.shape[0], width=value.shape[1])
+    def __setitem__(self, key: tuple[slice, ...], value: np.ndarray) -> None:
+        *_, rows, cols = key
+        window = Window.from_slices(rows, cols, height=value.shape[-2], width=value.shape[-1])
         with gdal_env(), rasterio.open(self.path, "r+") as dst:
-            dst.write(value, 1, window=window)
+            if value.ndim == 3:
+                # A multi-band layer is stored with all its bands in every chunk.
+                dst.write(value, list(range(1, value.shape[0] + 1)), window=window)
+            else:
+                dst.write(value, 1, window=window)
 
 
 _LOCAL_LOCK = threading.Lock()
@@ -353,7 +357,9 @@ def stage_geotiff(
     Parameters
     ----------
     da : xarray.DataArray
-        Layer, dims ``("y", "x")``, georeferenced, with ``units`` and ``long_name``.
+        Layer, dims ``("y", "x")``, or ``(band, "y", "x")`` for a multi-band file whose
+        band descriptions are the labels of the first dimension (e.g. land-use
+        groups); georeferenced, with ``units`` and ``long_name``.
     path : path-like
         Final COG path (inside a staging folder).
     nodata : float
@@ -373,11 +379,17 @@ def stage_geotiff(
     tmp = dst.with_name(f".{dst.stem}.blocks.tif")
     grid = Grid.from_dataarray(da)
     units = str(da.attrs.get("units", ""))
+    band_dim = next((d for d in da.dims if d not in ("y", "x")), None)
+    bands = (
+        [str(v) for v in da[band_dim].values]
+        if band_dim
+        else [str(da.attrs.get("long_name", dst.stem))]
+    )
     profile = {
         "driver": "GTiff",
         "width": grid.width,
         "height": grid.height,
-        "count": 1,
+        "count": len(bands),
         "dtype": dtype,
         "crs": grid.crs_wkt,
         "transform": grid.transform,
@@ -397,11 +409,14 @@ def stage_geotiff(
     }
     with gdal_env(), rasterio.open(tmp, "w", **profile) as out:
         out.update_tags(**{k: str(v) for k, v in all_tags.items()})
-        out.set_band_description(1, str(da.attrs.get("long_name", dst.stem)))
-        out.set_band_unit(1, units)
-    data = da.transpose("y", "x").data
+        for i, name in enumerate(bands, start=1):
+            out.set_band_description(i, name)
+            out.set_band_unit(i, units)
+    data = da.transpose(*((band_dim,) if band_dim else ()), "y", "x").data
     if not isinstance(data, dsa.Array):
-        data = dsa.from_array(data, chunks=(2048, 2048))
+        data = dsa.from_array(data, chunks=(*((len(bands),) if band_dim else ()), 2048, 2048))
+    elif band_dim:
+        data = data.rechunk({0: -1})
     data = data.map_blocks(_fill_nodata, nodata, dtype, dtype=dtype)
     stored = dsa.store(data, _BlockWriter(tmp), lock=lock or _LOCAL_LOCK, compute=False)
     cog = {
