@@ -383,6 +383,12 @@ def prepare(cells: float) -> dict:
         make_regions(paths["regions"], n)
         gen["regions_s"] = round(time.perf_counter() - t, 1)
     paths["config"].write_text(CONFIG.format(units=SOC_UNITS, landcover="landcover.tif"))
+    # Generation times are kept beside the data, so a later run still reports them.
+    record = d / "generation.json"
+    if gen["rasters_s"] is not None:
+        record.write_text(json.dumps(gen))
+    elif record.exists():
+        gen = {**json.loads(record.read_text()), "cached": True}
     return {"n": n, "paths": paths, "generation": gen}
 
 
@@ -690,6 +696,78 @@ def summarise_profile(raw: Path) -> dict:
     }
 
 
+def dask_profile_child(config: str, out_dir: str, result: str) -> None:
+    """Run :func:`soilmap.pipeline.run` under dask's Profiler; write task times by name.
+
+    Run in a fresh process by :func:`dask_profile` (with the soilmap snapshot on
+    ``sys.path``).  Task time is thread-seconds spent inside tasks of each name
+    (``key_split`` of the key, e.g. ``_chunk_stats``, ``_finish_cog``, ``mul``),
+    with the first start and last end relative to the first task.
+    """
+    import resource
+
+    from dask.diagnostics import Profiler
+    from dask.utils import key_split
+
+    from soilmap.config import load_config
+    from soilmap.pipeline import run
+
+    cfg = load_config(config).with_output(out_dir, overwrite=True)
+    t0 = time.perf_counter()
+    with Profiler() as prof:
+        res = run(cfg, progress=False)
+    wall = time.perf_counter() - t0
+    start = min(r.start_time for r in prof.results)
+    names: dict[str, dict] = {}
+    for r in prof.results:
+        d = names.setdefault(
+            key_split(r.key), {"task_s": 0.0, "tasks": 0, "first": 1e18, "last": 0.0}
+        )
+        d["task_s"] += r.end_time - r.start_time
+        d["tasks"] += 1
+        d["first"] = min(d["first"], r.start_time - start)
+        d["last"] = max(d["last"], r.end_time - start)
+    total = sum(d["task_s"] for d in names.values())
+    ordered = dict(sorted(names.items(), key=lambda kv: -kv[1]["task_s"]))
+    Path(result).write_text(
+        json.dumps(
+            {
+                "wall_s": round(wall, 2),
+                "timings_s": res.manifest.get("timings_s"),
+                "task_thread_s_total": round(total, 2),
+                "graph_span_s": round(max(d["last"] for d in names.values()), 2),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "by_task_name": {
+                    k: {
+                        "task_s": round(v["task_s"], 2),
+                        "share": round(v["task_s"] / total, 3),
+                        "tasks": v["tasks"],
+                        "first_start_s": round(v["first"], 2),
+                        "last_end_s": round(v["last"], 2),
+                    }
+                    for k, v in ordered.items()
+                },
+            },
+            indent=2,
+        )
+    )
+
+
+def dask_profile(config: Path, out_dir: Path, result: Path) -> dict:
+    """An extra, untimed soilmap run in a fresh process under dask's Profiler."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_scale as b; "
+        f"b.dask_profile_child({str(config)!r}, {str(out_dir)!r}, {str(result)!r})"
+    )
+    proc = subprocess.run(
+        [_python(), "-P", "-c", code], env=_env(), cwd=REPO, capture_output=True, text=True
+    )
+    shutil.rmtree(out_dir, ignore_errors=True)
+    if proc.returncode != 0:
+        return {"skipped": f"profiled run failed: {proc.stderr[-800:]}"}
+    return json.loads(result.read_text())
+
+
 # --------------------------------------------------------------------------- worldcover
 
 
@@ -830,6 +908,41 @@ MD_HEADER = (
 )
 
 
+def rss_guard(cells: int, args: argparse.Namespace) -> dict:
+    """Whether soilmap's projected peak RSS at ``cells`` exceeds ``--max-rss-gb``.
+
+    The projection scales the peak RSS of the largest smaller size measured earlier
+    (``scale_*.json`` in ``--out``) linearly with the cell count: the measured
+    memory grows with the raster, not with the chunk size (see the results).
+    """
+    import psutil
+
+    limit = args.max_rss_gb or 0.75 * psutil.virtual_memory().total / 2**30
+    best = None
+    for f in args.out.glob("scale_*.json"):
+        try:
+            d = json.loads(f.read_text())
+            r = d["measurements"][d["main"]]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if d["cells"] < cells and (best is None or d["cells"] > best[0]):
+            best = (d["cells"], r["peak_rss_tree_mb"] / 1024, d["soilmap_outputs"], f.name)
+    if best is None or args.max_rss_gb == 0:
+        return {"skip": False, "reason": None}
+    projected = best[1] * cells / best[0]
+    if projected <= limit:
+        return {"skip": False, "reason": None}
+    return {
+        "skip": True,
+        "outputs": best[2],
+        "reason": (
+            f"projected peak RSS {projected:.0f} GB (linear from {best[1]:.1f} GB at "
+            f"{best[0]:.0e} cells, {best[3]}) exceeds --max-rss-gb {limit:.0f}; the floors "
+            f"write the {len(best[2])} rasters soilmap wrote at {best[0]:.0e} cells"
+        ),
+    }
+
+
 def bench_size(cells: float, args: argparse.Namespace, info: dict) -> dict:
     """Generate (once) and measure one size; return the summary."""
     print(f"size {cells:.0e}:", file=sys.stderr)
@@ -839,26 +952,48 @@ def bench_size(cells: float, args: argparse.Namespace, info: dict) -> dict:
     runs: dict[str, dict] = {}
     out_dir = paths["dir"] / "out"
     label = f"soilmap_workers{args.workers}" if args.workers else "soilmap_threads"
-    runs[label] = run_soilmap(paths["config"], out_dir, workers=args.workers, label=label)
-    outputs = soilmap_outputs(out_dir)
     main_label = label
-    if args.profile:
-        raw = args.out / f"scale_{n * n:.0e}_pyspy.txt".replace("+", "")
-        runs_profile = profile_soilmap(paths["config"], out_dir, raw)
+    guard = rss_guard(total, args)
+    if guard["skip"]:
+        # soilmap would not fit in memory: measure the floors only, for the output
+        # rasters soilmap wrote at a smaller size (same count and dtypes).
+        print(f"  skipping soilmap: {guard['reason']}", file=sys.stderr)
+        outputs = guard["outputs"]
     else:
-        runs_profile = None
+        runs[label] = run_soilmap(paths["config"], out_dir, workers=args.workers, label=label)
+        outputs = soilmap_outputs(out_dir)
+    runs_profile = {}
+    stem = f"scale_{n * n:.0e}".replace("+", "")
+    if args.profile and not guard["skip"]:
+        runs_profile["dask"] = dask_profile(
+            paths["config"], out_dir, args.out / f"{stem}_dask_profile.json"
+        )
+    if args.pyspy and not guard["skip"]:
+        runs_profile["py_spy"] = profile_soilmap(
+            paths["config"], out_dir, args.out / f"{stem}_pyspy.txt"
+        )
     shutil.rmtree(out_dir, ignore_errors=True)
     float_spec = [{"dtype": o["dtype"], "nodata": o["nodata"]} for o in outputs]
     inputs = [paths["soc"], paths["landcover"]]
-    runs["floor_gtiff"] = run_floor("gtiff", inputs, float_spec, paths["dir"] / "floor_gtiff")
-    runs["floor_cog"] = run_floor("cog", inputs, float_spec, paths["dir"] / "floor_cog")
-    if args.compare_workers:
+    if not args.skip_floors:
+        runs["floor_gtiff"] = run_floor("gtiff", inputs, float_spec, paths["dir"] / "floor_gtiff")
+        runs["floor_cog"] = run_floor("cog", inputs, float_spec, paths["dir"] / "floor_cog")
+    if args.compare_workers and not guard["skip"]:
         for w in (1, 2):
             lab = f"soilmap_workers{w}"
             if lab not in runs:
                 runs[lab] = run_soilmap(paths["config"], out_dir, workers=w, label=lab)
                 shutil.rmtree(out_dir, ignore_errors=True)
-    fa, fb = runs["floor_gtiff"]["wall_s"], runs["floor_cog"]["wall_s"]
+    fa = runs.get("floor_gtiff", {}).get("wall_s")
+    fb = runs.get("floor_cog", {}).get("wall_s")
+    floors_from = None
+    earlier = args.out / f"{stem}.json"
+    if args.skip_floors and earlier.exists():
+        # Ratios against the floors measured by an earlier full run of this size.
+        old = json.loads(earlier.read_text())
+        fa = old["measurements"].get("floor_gtiff", {}).get("wall_s")
+        fb = old["measurements"].get("floor_cog", {}).get("wall_s")
+        floors_from = f"{earlier.name} ({old['date']})"
     for r in runs.values():
         r["mcells_per_s"] = round(total / r["wall_s"] / 1e6, 2)
         r["ratio_to_floor_gtiff"] = _ratio(r["wall_s"], fa)
@@ -883,9 +1018,11 @@ def bench_size(cells: float, args: argparse.Namespace, info: dict) -> dict:
         },
         "machine": info,
         "measurements": runs,
-        "main": main_label,
+        "main": main_label if main_label in runs else None,
+        "soilmap_skipped": guard["reason"] if guard["skip"] else None,
+        "floors_from": floors_from,
     }
-    if runs_profile is not None:
+    if runs_profile and not guard["skip"]:
         summary["profile"] = runs_profile
     if "soilmap_workers1" in runs and "soilmap_workers2" in runs:
         summary["speedup_workers2_vs_1"] = round(
@@ -901,14 +1038,14 @@ def bench_size(cells: float, args: argparse.Namespace, info: dict) -> dict:
         if busy
         else "none seen (1-min load within cores + 0.5)"
     )
-    write_results(summary, args.out)
+    write_results(summary, args.out, suffix="_extra" if args.skip_floors else "")
     return summary
 
 
-def write_results(summary: dict, out: Path) -> None:
-    """``scale_<cells>.json`` and one Markdown line per measurement."""
+def write_results(summary: dict, out: Path, suffix: str = "") -> None:
+    """``scale_<cells><suffix>.json`` and one Markdown line per measurement."""
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"scale_{summary['cells']:.0e}".replace("+", "")
+    stem = f"scale_{summary['cells']:.0e}{suffix}".replace("+", "")
     (out / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n")
     md = out / "scale_results.md"
     if not md.exists():
@@ -936,7 +1073,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--compare-workers", action="store_true", help="also --workers 1 and --workers 2"
     )
-    ap.add_argument("--profile", action="store_true", help="an extra soilmap run under py-spy")
+    ap.add_argument(
+        "--profile", action="store_true", help="an extra soilmap run under dask's Profiler"
+    )
+    ap.add_argument(
+        "--max-rss-gb",
+        type=float,
+        default=None,
+        help="skip soilmap where its projected peak RSS exceeds this (default 75 %% of "
+        "RAM; 0: never skip)",
+    )
+    ap.add_argument("--pyspy", action="store_true", help="an extra soilmap run under py-spy")
+    ap.add_argument("--skip-floors", action="store_true", help="only soilmap (and the profiles)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
     args.out = args.out.resolve()

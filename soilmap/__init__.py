@@ -19,11 +19,15 @@ from soilmap.grid import Grid
 from soilmap.io.raster import open_categorical, open_raster
 from soilmap.io.vector import read_regions
 from soilmap.landuse import dominant_group, fractions_from_classes
+from soilmap.masks import apply_exclusion, raster_mask_fraction, vector_mask_fraction
 from soilmap.pipeline import Plan, RunResult, plan, run
+from soilmap.regrid import class_fractions
 from soilmap.sample import sample_data_dir
-from soilmap.scenario import Scenario, project
+from soilmap.scenario import Saturation, Scenario, project
+from soilmap.socinputs import SocSpec, open_soc
 from soilmap.stock import stock_from_layers
 from soilmap.units import convert
+from soilmap.zonal import zonal_statistics
 
 __all__ = [
     "ClassTable",
@@ -31,9 +35,13 @@ __all__ = [
     "Plan",
     "RunConfig",
     "RunResult",
+    "Saturation",
     "Scenario",
+    "SocSpec",
     "__version__",
+    "apply_exclusion",
     "cell_area_ha",
+    "class_fractions",
     "convert",
     "dominant_group",
     "errors",
@@ -43,10 +51,14 @@ __all__ = [
     "load_config",
     "open_categorical",
     "open_raster",
+    "open_soc",
     "plan",
     "project",
+    "raster_mask_fraction",
     "read_regions",
     "run",
     "sample_data_dir",
     "stock_from_layers",
+    "vector_mask_fraction",
+    "zonal_statistics",
 ]

@@ -28,9 +28,9 @@ from soilmap.areas import cell_area_ha
 from soilmap.classes import ALL_LAND, ClassTable, load_class_table
 from soilmap.cluster import Compute, chunk_cells_for_memory, compute_context, parse_memory
 from soilmap.config import LandcoverConfig, RunConfig
-from soilmap.errors import ConfigError, InputError, UnitsError
-from soilmap.grid import Grid, check_same_grid
-from soilmap.io.raster import open_raster, stage_geotiff
+from soilmap.errors import InputError
+from soilmap.grid import Grid
+from soilmap.io.raster import stage_geotiff
 from soilmap.io.staging import OutputStage
 from soilmap.io.vector import (
     RegionsReport,
@@ -46,18 +46,15 @@ from soilmap.landuse import (
 )
 from soilmap.manifest import describe_inputs, software_versions, write_json
 from soilmap.masks import apply_exclusion, raster_mask_fraction, vector_mask_fraction
-from soilmap.meta import with_units
 from soilmap.regrid import class_fractions
-from soilmap.scenario import RATE_UNITS, Projection, Scenario, project, saturation_concentration
+from soilmap.scenario import Projection, project
+from soilmap.scenario_inputs import rate_raster, saturation_stock
 from soilmap.socinputs import SocInputs, open_soc
-from soilmap.stock import stock_from_layers
 from soilmap.styles import continuous_style, paletted_style, style_path_for, write_qml
-from soilmap.units import CANONICAL, convert
+from soilmap.tables import zonal_table, zonal_units
 from soilmap.zonal import (
-    ZonalSums,
     region_areas_ha,
     regions_on_grid,
-    summarise_groups,
     zonal_sums,
 )
 
@@ -138,112 +135,6 @@ def open_stock(config: RunConfig) -> SocInputs:
     applied, with lazily counted removals.  See :func:`soilmap.socinputs.open_soc`.
     """
     return open_soc(config.soc, chunks=config.chunks)
-
-
-def _rate_raster(sc: Scenario, chunks: tuple[int, int], grid: Grid) -> xr.DataArray:
-    assert sc.rate_raster is not None
-    da = open_raster(
-        sc.rate_raster,
-        units=sc.rate_raster_units,
-        chunks=chunks,
-        what=f"rate raster of scenario {sc.name!r}",
-    )
-    unit = da.attrs["units"]
-    if unit not in RATE_UNITS:
-        raise UnitsError(
-            f"rate raster {str(sc.rate_raster)!r} is in {unit!r}; relative annual rates must be "
-            f"in one of {', '.join(RATE_UNITS)} (declare rate_raster_units in the scenario)."
-        )
-    check_same_grid(
-        grid,
-        Grid.from_dataarray(da),
-        what=f"rate raster {str(sc.rate_raster)!r}",
-        reference_name="the SOC grid",
-    )
-    out = (da * RATE_UNITS[unit]).astype("float32")
-    return with_units(out, "yr-1", step=f"rate raster {unit!r} -> 'yr-1'", history_from=da)
-
-
-def saturation_stock(
-    config: RunConfig, sc: Scenario, grid: Grid, chunks: tuple[int, int]
-) -> xr.DataArray:
-    """Carbon-saturation stock (t C ha-1) of a scenario's cap, lazily.
-
-    A saturation raster is read as given; a fine-fraction model gives a saturation
-    concentration per layer, integrated over the SOC depth range with the SOC
-    input's own bulk density (and coarse fragments), exactly as the stock is.
-    """
-    sat = sc.saturation
-    assert sat is not None
-    what = f"saturation of scenario {sc.name!r}"
-    if sat.method == "raster":
-        assert sat.stock is not None
-        da = open_raster(sat.stock, units=sat.stock_units, chunks=chunks, what=what)
-        check_same_grid(
-            grid,
-            Grid.from_dataarray(da),
-            what=f"{what} {str(sat.stock)!r}",
-            reference_name="the SOC grid",
-        )
-        return convert(da, CANONICAL["stock"], what=what)
-    soc = config.soc
-    if not soc.content:
-        raise ConfigError(
-            f"{what}: a fine-fraction model needs the SOC as layer properties (bulk density "
-            "per layer) to turn saturation concentrations into stocks. Give [soc.layers], or a "
-            "saturation stock raster (method = 'raster')."
-        )
-    n = len(soc.content)
-    paths = sat.fine_fraction if len(sat.fine_fraction) > 1 else sat.fine_fraction * n
-    if len(paths) != n:
-        raise ConfigError(f"{what}: give one fine-fraction raster, or one per SOC layer ({n}).")
-    fine = [
-        convert(
-            open_raster(
-                q, units=sat.fine_fraction_units, chunks=chunks, what=f"{what} fine fraction"
-            ),
-            "%",
-            what=f"fine fraction {q}",
-        )
-        for q in paths
-    ]
-    for q, f in zip(paths, fine, strict=True):
-        check_same_grid(
-            grid,
-            Grid.from_dataarray(f),
-            what=f"fine fraction {str(q)!r}",
-            reference_name="the SOC grid",
-        )
-    csat = [saturation_concentration(f, sat) for f in fine]
-    bd = [
-        open_raster(q, units=soc.bulk_density_units, chunks=chunks, what="bulk density")
-        for q in soc.bulk_density
-    ]
-    cf = (
-        [
-            open_raster(
-                q,
-                units=soc.coarse_fragments_units or "vol %",
-                chunks=chunks,
-                what="coarse fragments",
-            )
-            for q in soc.coarse_fragments
-        ]
-        if soc.coarse_fragments
-        else None
-    )
-    out = stock_from_layers(
-        csat,
-        bd,
-        soc.depths_cm,
-        kind=soc.kind,
-        coarse_fragments=cf,
-        top=soc.top_cm,
-        bottom=soc.bottom_cm,
-    )
-    out.attrs["long_name"] = f"SOC saturation stock {soc.top_cm:g}-{soc.bottom_cm:g} cm"
-    out.name = "saturation_stock"
-    return out
 
 
 def _apply_masks(
@@ -331,7 +222,7 @@ def plan(config: RunConfig) -> Plan:
     projections: dict[str, Projection] = {}
     several = len(config.scenarios) > 1
     for sc in config.scenarios:
-        rate = _rate_raster(sc, chunks, grid) if sc.rate_raster is not None else None
+        rate = rate_raster(sc, chunks, grid) if sc.rate_raster is not None else None
         cap = saturation_stock(config, sc, grid, chunks) if sc.saturation is not None else None
         prefix = f"{sc.name}/" if several else ""
         if cap is not None:
@@ -371,157 +262,6 @@ def output_names(p: Plan) -> list[str]:
         names += [f"{stem}.tif", f"{stem}.qml"]
     tables = ["zonal_stats.gpkg", "zonal_stats.csv", "zonal_stats.csvt", "zonal_stats.parquet"]
     return [*names, *tables, "run.json"]
-
-
-def _emissions(config: RunConfig, regions: gpd.GeoDataFrame) -> np.ndarray | None:
-    field_name = config.regions.emissions_field
-    if not field_name:
-        return None
-    table = gpd.read_file(
-        config.regions.path,
-        layer=config.regions.layer,
-        columns=[config.regions.id_field, field_name],
-        read_geometry=False,
-    )
-    if field_name not in table.columns:
-        raise InputError(
-            f"regions file {str(config.regions.path)!r} has no field "
-            f"{field_name!r} (emissions_field)."
-        )
-    values = pd.to_numeric(table[field_name], errors="coerce")
-    by_id = dict(zip(table[config.regions.id_field].astype(str), values, strict=True))
-    return np.array([by_id.get(r, np.nan) for r in regions["region_id"]], dtype="float64")
-
-
-def zonal_table(p: Plan, sums: ZonalSums, region_area: np.ndarray) -> gpd.GeoDataFrame:
-    """The zonal statistics table.
-
-    One row per region × land-use group × scenario, plus an ``all`` row per region
-    and scenario; totals are Σ value × true cell area × region coverage × group share.
-    """
-    base = sums.frame(p.regions).rename(columns={"soc_stock_sum": "soc_stock_t"})
-    emissions = _emissions(p.config, p.regions)
-    several_groups = len(sums.groups) > 1
-    frames = []
-    for sc in p.config.scenarios:
-        frame = base[
-            [
-                "region_index",
-                "region_id",
-                "landuse",
-                "area_ha",
-                "soc_stock_t",
-                "soc_stock_min",
-                "soc_stock_max",
-            ]
-        ].copy()
-        frame["sequestration_t_per_yr"] = base[f"{sc.name}|sequestration_sum"]
-        frame["co2e_t_per_yr"] = frame["sequestration_t_per_yr"] * sc.co2e_factor
-        gain_cols = [f"gain_{y}_t" for y in sc.horizons]
-        for year, col in zip(sc.horizons, gain_cols, strict=True):
-            frame[col] = base[f"{sc.name}|gain_{year}_sum"]
-        sum_cols = ["area_ha", "soc_stock_t", "sequestration_t_per_yr", "co2e_t_per_yr", *gain_cols]
-        for b in ("lower", "upper"):
-            if f"soc_stock_{b}_sum" not in base.columns:
-                continue
-            # Bounds of every total, from the bound stocks through the same projection.
-            frame[f"soc_stock_t_{b}"] = base[f"soc_stock_{b}_sum"]
-            frame[f"sequestration_t_per_yr_{b}"] = base[f"{sc.name}_{b}|sequestration_sum"]
-            frame[f"co2e_t_per_yr_{b}"] = frame[f"sequestration_t_per_yr_{b}"] * sc.co2e_factor
-            for year in sc.horizons:
-                frame[f"gain_{year}_t_{b}"] = base[f"{sc.name}_{b}|gain_{year}_sum"]
-            sum_cols += [
-                f"soc_stock_t_{b}",
-                f"sequestration_t_per_yr_{b}",
-                f"co2e_t_per_yr_{b}",
-                *(f"gain_{y}_t_{b}" for y in sc.horizons),
-            ]
-        if sc.saturation is not None:
-            frame["area_at_saturation_ha"] = base[f"{sc.name}|at_saturation_sum"]
-            frame["area_without_saturation_data_ha"] = base[f"{sc.name}|no_saturation_data_sum"]
-            sum_cols += ["area_at_saturation_ha", "area_without_saturation_data_ha"]
-        if several_groups:
-            frame = summarise_groups(
-                frame, sum_cols, min_columns=["soc_stock_min"], max_columns=["soc_stock_max"]
-            )
-        frame["eligible"] = frame["landuse"].isin(sc.eligible) | (frame["landuse"] == ALL_LAND)
-        if sc.rate_raster is None:
-            frame["rate_per_yr"] = (
-                frame["landuse"].map(sc.rate_for).where(frame["landuse"] != "all")
-            )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frame["soc_mean_t_per_ha"] = frame["soc_stock_t"] / frame["area_ha"]
-            if sc.saturation is not None:
-                frame["saturated_share"] = frame["area_at_saturation_ha"] / frame["area_ha"]
-        ri = frame["region_index"].to_numpy()
-        frame["region_area_ha"] = region_area[ri]
-        label = "all" if several_groups else sums.groups[0]
-        covered = frame[frame["landuse"] == label]
-        covered_ha = np.zeros(len(region_area))
-        covered_ha[covered["region_index"].to_numpy()] = covered["area_ha"].to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frame["covered_share"] = np.where(
-                region_area[ri] > 0, covered_ha[ri] / region_area[ri], np.nan
-            )
-            if emissions is not None:
-                frame["emissions_t_co2e_per_yr"] = emissions[ri]
-                frame["offset_share"] = frame["co2e_t_per_yr"] / emissions[ri]
-        frame["region_name"] = p.regions["region_name"].to_numpy()[ri]
-        frame["scenario"] = sc.name
-        lead = ["region_id", "region_name", "landuse", *sum_cols]
-        rest = [
-            c
-            for c in (
-                "eligible",
-                "rate_per_yr",
-                "soc_mean_t_per_ha",
-                "saturated_share",
-                "region_area_ha",
-                "covered_share",
-                "emissions_t_co2e_per_yr",
-                "offset_share",
-                "scenario",
-                "region_index",
-            )
-            if c in frame.columns
-        ]
-        frames.append(frame[lead + rest])
-    table = pd.concat(frames, ignore_index=True)
-    geoms = p.regions.geometry.to_numpy()[table["region_index"].to_numpy()]
-    table = table.drop(columns="region_index")
-    return gpd.GeoDataFrame(table, geometry=list(geoms), crs=p.regions.crs)
-
-
-#: Units of the zonal table's numeric columns (written into run.json and the GPKG).
-def zonal_units(scenarios: tuple[Scenario, ...]) -> dict[str, str]:
-    units = {
-        "area_ha": "ha",
-        "soc_stock_t": "t C",
-        "sequestration_t_per_yr": "t C yr-1",
-        "co2e_t_per_yr": "t CO2e yr-1",
-        "rate_per_yr": "yr-1",
-        "soc_mean_t_per_ha": "t C ha-1",
-        "soc_stock_min": "t C ha-1",
-        "soc_stock_max": "t C ha-1",
-        "region_area_ha": "ha",
-        "covered_share": "1",
-        "area_at_saturation_ha": "ha",
-        "area_without_saturation_data_ha": "ha",
-        "saturated_share": "1",
-        "emissions_t_co2e_per_yr": "t CO2e yr-1",
-        "offset_share": "1",
-    }
-    units.update({f"gain_{y}_t": "t C" for sc in scenarios for y in sc.horizons})
-    for b in ("lower", "upper"):
-        units.update(
-            {
-                f"{k}_{b}": v
-                for k, v in list(units.items())
-                if k.startswith(("soc_stock_t", "sequestration", "co2e", "gain_"))
-                and not k.endswith(("_lower", "_upper"))
-            }
-        )
-    return units
 
 
 def _layer_tags(config: RunConfig, stem: str) -> dict[str, Any]:
@@ -664,7 +404,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
             entries = [(p.group_codes[g], p.table.group_color(g), g) for g in p.table.group_names()]
             write_qml(style_path_for(written["landuse"]), paletted_style(entries))
 
-        table = zonal_table(p, sums, region_areas_ha(p.regions))
+        table = zonal_table(config, p.regions, sums, region_areas_ha(p.regions))
         units = zonal_units(config.scenarios)
         meta = {
             "units": "; ".join(f"{k}={v}" for k, v in units.items()),
@@ -742,14 +482,4 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
     )
     return RunResult(
         out_dir=Path(config.output.dir), outputs=outputs, zonal=table, manifest=manifest
-    )
-
-
-def total_by_group(result: RunResult) -> pd.DataFrame:
-    """Totals over all regions per land-use group (for quick summaries)."""
-    t = result.zonal
-    return (
-        t[t["landuse"] != "all"]
-        .groupby("landuse")[["area_ha", "soc_stock_t", "sequestration_t_per_yr", "co2e_t_per_yr"]]
-        .sum()
     )

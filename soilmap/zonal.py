@@ -11,18 +11,12 @@ How the coverage is computed
 ----------------------------
 Every chunk computes its own partial statistics inside the same dask graph as the
 raster outputs, so inputs are read once; partial results are combined in a tree.
-Within a chunk, coverage is computed by *signed-area accumulation* (the exact
-scan-line method of vector font rasterisers): each polygon edge is split where it
-crosses grid lines; a piece of edge inside cell ``(i, j)`` adds its exact signed
-area to that cell and the rest of its height to every cell to its right.  A
-cumulative sum along the row then gives the exact covered fraction of every cell
-(holes subtract, as their rings run the other way).  Between two cells touched by
-edges the coverage is constant, so a region is a list of **row spans of constant
-coverage**, and
-
-sums, minima and maxima over all spans are single ``ufunc.reduceat`` calls over
-blocks of rows, weighted by each span's coverage.  Nothing loops over regions in
-Python, and the numpy kernels release the GIL, so chunks proceed on every core.
+Within a chunk, coverage is computed exactly by *signed-area accumulation* (the
+scan-line method of vector font rasterisers; see :mod:`soilmap.coverage`), which
+gives each region as a list of **row spans of constant coverage**; sums, minima and
+maxima over all spans are single ``ufunc.reduceat`` calls over blocks of rows,
+weighted by each span's coverage.  Nothing loops over regions in Python, and the
+numpy kernels release the GIL, so chunks proceed on every core.
 Totals agree with exactextract's to the float32 rounding of its coverage fractions
 (≤ 1e-7 relative, see ``tests/test_zonal_exactextract.py``).
 
@@ -48,6 +42,7 @@ import shapely
 import xarray as xr
 from pyproj import CRS, Geod, Transformer
 
+from soilmap.coverage import _coverage_spans, _span_reducer
 from soilmap.errors import NoOverlapError
 from soilmap.grid import Grid
 
@@ -64,10 +59,6 @@ __all__ = [
 
 #: Column of the hectares with data per (region, group).
 AREA = "area_ha"
-
-# Accumulated coverage is exact up to rounding (~1e-15 per edge crossing of a row);
-# anything below this is an empty span, not a sliver of polygon.
-_COVERAGE_EPS = 1e-10
 
 # Cells per block of rows in the chunk kernel: float64 temporaries of 512 kB stay
 # in cache, which makes the dozen passes over each block ~2x faster than whole-chunk
@@ -225,141 +216,7 @@ def region_areas_ha(regions: gpd.GeoDataFrame) -> np.ndarray:
     )
 
 
-# --------------------------------------------------------------------------- coverage
-
-
-def _crossings(a0: np.ndarray, a1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Segment index and parameter t of every integer line strictly inside each segment."""
-    lo, hi = np.minimum(a0, a1), np.maximum(a0, a1)
-    first = np.floor(lo) + 1.0
-    n = np.maximum(np.ceil(hi) - first, 0.0).astype(np.int64)
-    seg = np.repeat(np.arange(a0.size), n)
-    step = np.arange(seg.size) - np.repeat(np.cumsum(n) - n, n)
-    k = first[seg] + step
-    return seg, (k - a0[seg]) / (a1[seg] - a0[seg])
-
-
-def _coverage_spans(
-    geoms: np.ndarray,
-    owners: np.ndarray,
-    origin: tuple[float, float],
-    res: tuple[float, float],
-    shape: tuple[int, int],
-) -> tuple[np.ndarray, ...]:
-    """Exact cell coverage of polygons, as row spans of constant coverage.
-
-    Parameters
-    ----------
-    geoms : numpy.ndarray of shapely geometries
-        Valid polygons (any mix of (Multi)Polygon and collections) in grid CRS
-        coordinates, already clipped to the window (``shapely.clip_by_rect``):
-        vertices outside it are only clamped onto its edges.
-    owners : numpy.ndarray of int
-        Region number of each geometry.
-    origin : (float, float)
-        ``(x, y)`` of the window's top-left corner.
-    res : (float, float)
-        Positive cell width and height, CRS units.
-    shape : (int, int)
-        Window ``(rows, cols)``.
-
-    Returns
-    -------
-    owner, row, start, stop, coverage : numpy.ndarray
-        Cells ``row, start:stop`` are covered by ``coverage`` (0 < c ≤ 1) of region
-        ``owner``; sorted by (owner, row, start).
-    """
-    h, w = shape
-    empty = (np.empty(0, np.int64),) * 4 + (np.empty(0),)
-    parts, i1 = shapely.get_parts(geoms, return_index=True)
-    parts, i2 = shapely.get_parts(parts, return_index=True)  # collections of multipolygons
-    polygonal = shapely.get_type_id(parts) == 3
-    parts, part_owner = parts[polygonal], np.asarray(owners)[i1[i2[polygonal]]]
-    if parts.size == 0:
-        return empty
-    # Exterior rings counter-clockwise, holes clockwise: holes then subtract.
-    parts = shapely.orient_polygons(parts, exterior_cw=False)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    xy, pt_ring = shapely.get_coordinates(rings, return_index=True)
-    u = np.clip((xy[:, 0] - origin[0]) / res[0], 0.0, w)
-    v = np.clip((origin[1] - xy[:, 1]) / res[1], 0.0, h)  # rows grow downwards
-    same = pt_ring[1:] == pt_ring[:-1]
-    u0, u1, v0, v1 = u[:-1][same], u[1:][same], v[:-1][same], v[1:][same]
-    seg_owner = part_owner[ring_part[pt_ring[:-1][same]]]
-    # Horizontal edges enclose no area.
-    keep = v0 != v1
-    u0, u1, v0, v1, seg_owner = u0[keep], u1[keep], v0[keep], v1[keep], seg_owner[keep]
-    if u0.size == 0:
-        return empty
-
-    # Split each edge where it crosses a column or row line; every piece lies in one cell.
-    sx, tx = _crossings(u0, u1)
-    sy, ty = _crossings(v0, v1)
-    n = u0.size
-    seg = np.concatenate([np.arange(n), np.arange(n), sx, sy])
-    t = np.concatenate([np.zeros(n), np.ones(n), tx, ty])
-    order = np.lexsort((t, seg))
-    seg, t = seg[order], t[order]
-    piece = seg[1:] == seg[:-1]
-    s, ta, tb = seg[:-1][piece], t[:-1][piece], t[1:][piece]
-    du, dv = u1[s] - u0[s], v1[s] - v0[s]
-    um = u0[s] + 0.5 * (ta + tb) * du
-    vm = v0[s] + 0.5 * (ta + tb) * dv
-    dvp = (tb - ta) * dv
-    col = np.minimum(np.floor(um), w).astype(np.int64)
-    row = np.minimum(np.floor(vm), h - 1).astype(np.int64)
-    fx = um - col
-    # A counter-clockwise ring (in x, y) runs downwards in rows on its left side and
-    # upwards on its right: the running sum of signed heights from the left is the
-    # covered share of each cell.
-    w1 = w + 1
-    base = (seg_owner[s] * h + row) * w1
-    keys = np.concatenate([base + col, base + col + 1])
-    deltas = np.concatenate([dvp * (1.0 - fx), dvp * fx])
-    inside = np.concatenate([col, col + 1]) < w
-    keys, deltas = keys[inside], deltas[inside]
-    if keys.size == 0:
-        return empty
-    ukey, inv = np.unique(keys, return_inverse=True)
-    d = np.bincount(inv.ravel(), weights=deltas)
-    group, start = np.divmod(ukey, w1)
-    new = np.r_[True, group[1:] != group[:-1]]
-    total = np.cumsum(d)
-    first = np.flatnonzero(new)
-    before = (total - d)[first]
-    coverage = total - np.repeat(before, np.diff(np.r_[first, total.size]))
-    stop = np.r_[start[1:], w]
-    stop[np.r_[new[1:], True]] = w
-    ok = coverage > _COVERAGE_EPS
-    owner, row = np.divmod(group[ok], h)
-    return owner, row, start[ok], stop[ok], np.minimum(coverage[ok], 1.0)
-
-
 # --------------------------------------------------------------------------- chunk kernel
-
-
-def _span_reducer(row: np.ndarray, start: np.ndarray, stop: np.ndarray, shape: tuple[int, int]):
-    """A function ``reduce(ufunc, q)`` giving ``ufunc.reduce(q[row, start:stop])`` per span.
-
-    One ``ufunc.reduceat`` over the flattened block: for sums this is a plain running
-    sum over at most one row (error ≤ width × 1.1e-16 of the span's Σ|q|), 6x faster
-    than differences of row-wise prefix sums.  Spans must be non-empty.
-    """
-    n, w = shape[0] * shape[1], shape[1]
-    a, b = row * w + start, row * w + stop
-    idx = np.empty(2 * a.size, np.int64)
-    idx[0::2], idx[1::2] = a, np.minimum(b, n - 1)
-    # reduceat cannot end a slice at the array's end: the last cell is folded in by
-    # hand (a one-cell span there already is that cell).
-    fold = (b == n) & (a < n - 1)
-
-    def reduce(ufunc: np.ufunc, q: np.ndarray) -> np.ndarray:
-        flat = q.ravel()
-        out = ufunc.reduceat(flat, idx)[0::2]
-        out[fold] = ufunc(out[fold], flat[n - 1])
-        return out
-
-    return reduce
 
 
 def _chunk_stats(fractions: np.ndarray, area: np.ndarray, *layers_and_meta) -> tuple:

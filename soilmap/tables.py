@@ -1,0 +1,173 @@
+"""The zonal statistics table: rows per region × land-use group × scenario, with units.
+
+Built from the computed :class:`~soilmap.zonal.ZonalSums` of a run: totals are
+Σ value × true cell area × region coverage × group share, per-group layers carry
+caps and rate rasters exactly, and bounds get their own columns.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from soilmap.classes import ALL_LAND
+from soilmap.config import RunConfig
+from soilmap.errors import InputError
+from soilmap.scenario import Scenario
+from soilmap.zonal import ZonalSums, summarise_groups
+
+__all__ = ["zonal_table", "zonal_units"]
+
+
+def _emissions(config: RunConfig, regions: gpd.GeoDataFrame) -> np.ndarray | None:
+    field_name = config.regions.emissions_field
+    if not field_name:
+        return None
+    table = gpd.read_file(
+        config.regions.path,
+        layer=config.regions.layer,
+        columns=[config.regions.id_field, field_name],
+        read_geometry=False,
+    )
+    if field_name not in table.columns:
+        raise InputError(
+            f"regions file {str(config.regions.path)!r} has no field "
+            f"{field_name!r} (emissions_field)."
+        )
+    values = pd.to_numeric(table[field_name], errors="coerce")
+    by_id = dict(zip(table[config.regions.id_field].astype(str), values, strict=True))
+    return np.array([by_id.get(r, np.nan) for r in regions["region_id"]], dtype="float64")
+
+
+def zonal_table(
+    config: RunConfig, regions: gpd.GeoDataFrame, sums: ZonalSums, region_area: np.ndarray
+) -> gpd.GeoDataFrame:
+    """The zonal statistics table.
+
+    One row per region × land-use group × scenario, plus an ``all`` row per region
+    and scenario; totals are Σ value × true cell area × region coverage × group share.
+    """
+    base = sums.frame(regions).rename(columns={"soc_stock_sum": "soc_stock_t"})
+    emissions = _emissions(config, regions)
+    several_groups = len(sums.groups) > 1
+    frames = []
+    for sc in config.scenarios:
+        frame = base[
+            [
+                "region_index",
+                "region_id",
+                "landuse",
+                "area_ha",
+                "soc_stock_t",
+                "soc_stock_min",
+                "soc_stock_max",
+            ]
+        ].copy()
+        frame["sequestration_t_per_yr"] = base[f"{sc.name}|sequestration_sum"]
+        frame["co2e_t_per_yr"] = frame["sequestration_t_per_yr"] * sc.co2e_factor
+        gain_cols = [f"gain_{y}_t" for y in sc.horizons]
+        for year, col in zip(sc.horizons, gain_cols, strict=True):
+            frame[col] = base[f"{sc.name}|gain_{year}_sum"]
+        sum_cols = ["area_ha", "soc_stock_t", "sequestration_t_per_yr", "co2e_t_per_yr", *gain_cols]
+        for b in ("lower", "upper"):
+            if f"soc_stock_{b}_sum" not in base.columns:
+                continue
+            # Bounds of every total, from the bound stocks through the same projection.
+            frame[f"soc_stock_t_{b}"] = base[f"soc_stock_{b}_sum"]
+            frame[f"sequestration_t_per_yr_{b}"] = base[f"{sc.name}_{b}|sequestration_sum"]
+            frame[f"co2e_t_per_yr_{b}"] = frame[f"sequestration_t_per_yr_{b}"] * sc.co2e_factor
+            for year in sc.horizons:
+                frame[f"gain_{year}_t_{b}"] = base[f"{sc.name}_{b}|gain_{year}_sum"]
+            sum_cols += [
+                f"soc_stock_t_{b}",
+                f"sequestration_t_per_yr_{b}",
+                f"co2e_t_per_yr_{b}",
+                *(f"gain_{y}_t_{b}" for y in sc.horizons),
+            ]
+        if sc.saturation is not None:
+            frame["area_at_saturation_ha"] = base[f"{sc.name}|at_saturation_sum"]
+            frame["area_without_saturation_data_ha"] = base[f"{sc.name}|no_saturation_data_sum"]
+            sum_cols += ["area_at_saturation_ha", "area_without_saturation_data_ha"]
+        if several_groups:
+            frame = summarise_groups(
+                frame, sum_cols, min_columns=["soc_stock_min"], max_columns=["soc_stock_max"]
+            )
+        frame["eligible"] = frame["landuse"].isin(sc.eligible) | (frame["landuse"] == ALL_LAND)
+        if sc.rate_raster is None:
+            frame["rate_per_yr"] = (
+                frame["landuse"].map(sc.rate_for).where(frame["landuse"] != "all")
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frame["soc_mean_t_per_ha"] = frame["soc_stock_t"] / frame["area_ha"]
+            if sc.saturation is not None:
+                frame["saturated_share"] = frame["area_at_saturation_ha"] / frame["area_ha"]
+        ri = frame["region_index"].to_numpy()
+        frame["region_area_ha"] = region_area[ri]
+        label = "all" if several_groups else sums.groups[0]
+        covered = frame[frame["landuse"] == label]
+        covered_ha = np.zeros(len(region_area))
+        covered_ha[covered["region_index"].to_numpy()] = covered["area_ha"].to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frame["covered_share"] = np.where(
+                region_area[ri] > 0, covered_ha[ri] / region_area[ri], np.nan
+            )
+            if emissions is not None:
+                frame["emissions_t_co2e_per_yr"] = emissions[ri]
+                frame["offset_share"] = frame["co2e_t_per_yr"] / emissions[ri]
+        frame["region_name"] = regions["region_name"].to_numpy()[ri]
+        frame["scenario"] = sc.name
+        lead = ["region_id", "region_name", "landuse", *sum_cols]
+        rest = [
+            c
+            for c in (
+                "eligible",
+                "rate_per_yr",
+                "soc_mean_t_per_ha",
+                "saturated_share",
+                "region_area_ha",
+                "covered_share",
+                "emissions_t_co2e_per_yr",
+                "offset_share",
+                "scenario",
+                "region_index",
+            )
+            if c in frame.columns
+        ]
+        frames.append(frame[lead + rest])
+    table = pd.concat(frames, ignore_index=True)
+    geoms = regions.geometry.to_numpy()[table["region_index"].to_numpy()]
+    table = table.drop(columns="region_index")
+    return gpd.GeoDataFrame(table, geometry=list(geoms), crs=regions.crs)
+
+
+#: Units of the zonal table's numeric columns (written into run.json and the GPKG).
+def zonal_units(scenarios: tuple[Scenario, ...]) -> dict[str, str]:
+    units = {
+        "area_ha": "ha",
+        "soc_stock_t": "t C",
+        "sequestration_t_per_yr": "t C yr-1",
+        "co2e_t_per_yr": "t CO2e yr-1",
+        "rate_per_yr": "yr-1",
+        "soc_mean_t_per_ha": "t C ha-1",
+        "soc_stock_min": "t C ha-1",
+        "soc_stock_max": "t C ha-1",
+        "region_area_ha": "ha",
+        "covered_share": "1",
+        "area_at_saturation_ha": "ha",
+        "area_without_saturation_data_ha": "ha",
+        "saturated_share": "1",
+        "emissions_t_co2e_per_yr": "t CO2e yr-1",
+        "offset_share": "1",
+    }
+    units.update({f"gain_{y}_t": "t C" for sc in scenarios for y in sc.horizons})
+    for b in ("lower", "upper"):
+        units.update(
+            {
+                f"{k}_{b}": v
+                for k, v in list(units.items())
+                if k.startswith(("soc_stock_t", "sequestration", "co2e", "gain_"))
+                and not k.endswith(("_lower", "_upper"))
+            }
+        )
+    return units
