@@ -275,6 +275,9 @@ class Cleaned:
     data: xr.DataArray
     counts: dict[str, dsa.Array] = field(default_factory=dict)
     report: CleaningReport | None = None
+    #: Rule key -> the lazy boolean mask whose sum is the count, so a pipeline that
+    #: computes by windows can count window by window (and read every block once).
+    masks: dict[str, xr.DataArray] = field(default_factory=dict)
 
 
 def apply_rules(
@@ -316,11 +319,13 @@ def apply_rules(
     units = da.attrs.get("units")
     out = da
     counts: dict[str, dsa.Array] = {}
+    masks: dict[str, xr.DataArray] = {}
     keys = []
     for rule in ordered:
         hit = rule.removes(out, units=units) & out.notnull()
         key = f"{prefix}:{rule.name}"
         counts[key] = _as_dask_scalar(hit.sum().data)
+        masks[key] = hit
         keys.append(key)
         out = out.where(~hit)
     if ordered:
@@ -336,11 +341,16 @@ def apply_rules(
         rules=tuple(ordered),
         keys=tuple(keys),
     )
-    return Cleaned(data=out, counts=counts, report=report)
+    return Cleaned(data=out, counts=counts, report=report, masks=masks)
 
 
 def clip_bounds(
-    stock: xr.DataArray, lower: xr.DataArray, upper: xr.DataArray, *, key_prefix: str = "bounds"
+    stock: xr.DataArray,
+    lower: xr.DataArray,
+    upper: xr.DataArray,
+    *,
+    key_prefix: str = "bounds",
+    masks: dict[str, xr.DataArray] | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray, dict[str, dsa.Array]]:
     """Enforce 0 ≤ lower ≤ stock ≤ upper lazily, counting every cell changed.
 
@@ -364,15 +374,26 @@ def clip_bounds(
         stock is valid).
     """
     valid = stock.notnull()
-    count = lambda cond: _as_dask_scalar((valid & cond).sum().data)
+    masks = {} if masks is None else masks
+
+    def count(cond: xr.DataArray, key: str) -> dsa.Array:
+        masks[key] = valid & cond  # kept so a windowed compute can count it too
+        return _as_dask_scalar(masks[key].sum().data)
+
     counts = {
-        f"{key_prefix}:lower_missing": count(lower.isnull()),
-        f"{key_prefix}:upper_missing": count(upper.isnull()),
-        f"{key_prefix}:lower_negative_clipped": count(lower < 0),
+        k: count(cond, k)
+        for k, cond in (
+            (f"{key_prefix}:lower_missing", lower.isnull()),
+            (f"{key_prefix}:upper_missing", upper.isnull()),
+            (f"{key_prefix}:lower_negative_clipped", lower < 0),
+        )
     }
     lo = lower.where(~(lower < 0), 0.0)
-    counts[f"{key_prefix}:lower_above_stock_clipped"] = count(lo > stock)
-    counts[f"{key_prefix}:upper_below_stock_clipped"] = count(upper < stock)
+    for k, cond in (
+        (f"{key_prefix}:lower_above_stock_clipped", lo > stock),
+        (f"{key_prefix}:upper_below_stock_clipped", upper < stock),
+    ):
+        counts[k] = count(cond, k)
     lo = lo.where(~(lo > stock), stock).where(valid)
     hi = upper.where(~(upper < stock), stock).where(valid)
     lo.attrs, hi.attrs = dict(lower.attrs), dict(upper.attrs)

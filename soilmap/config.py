@@ -107,6 +107,8 @@ class RegionsConfig:
     #: Numeric field with each region's emissions (t CO2e yr-1), to report the share
     #: the potential would offset.
     emissions_field: str | None = None
+    #: Region ids that repeat: "error", "suffix" (ID_1, ID_2 ...) or "dissolve".
+    duplicate_ids: Literal["error", "suffix", "dissolve"] = "error"
 
 
 @dataclass(frozen=True)
@@ -337,7 +339,16 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
         rg = _section(
             data,
             "regions",
-            {"path", "id_field", "name_field", "layer", "crs", "invalid", "emissions_field"},
+            {
+                "path",
+                "id_field",
+                "name_field",
+                "layer",
+                "crs",
+                "invalid",
+                "emissions_field",
+                "duplicate_ids",
+            },
             where,
         )
         if "path" not in rg or "id_field" not in rg:
@@ -350,6 +361,7 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
             crs=rg.get("crs"),
             invalid=rg.get("invalid", "repair"),
             emissions_field=rg.get("emissions_field"),
+            duplicate_ids=rg.get("duplicate_ids", "error"),
         )
         raw = data.get("scenario", {})
         tables = raw if isinstance(raw, list) else [raw]

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import xarray as xr
+from affine import Affine
 from rasterio.errors import RasterioError
 
 from soilmap.areas import cell_area_ha
@@ -30,7 +32,7 @@ from soilmap.cluster import Compute, chunk_cells_for_memory, compute_context, pa
 from soilmap.config import LandcoverConfig, RunConfig
 from soilmap.errors import InputError
 from soilmap.grid import Grid
-from soilmap.io.raster import stage_geotiff
+from soilmap.io.raster import ScratchRaster, create_scratch
 from soilmap.io.staging import OutputStage
 from soilmap.io.vector import (
     RegionsReport,
@@ -100,21 +102,32 @@ class Plan:
     assumptions: list[str] = field(default_factory=list)
     soc: SocInputs | None = None
 
-    def zonal(self) -> Any:
+    def zonal(self, window: tuple[int, int, int, int] | None = None) -> Any:
         """Lazy zonal sums (a Delayed computing to :class:`~soilmap.zonal.ZonalSums`).
 
         Layers: the initial stock, and for each scenario its per-group layers
-        (``"<scenario>|sequestration"``, ``"<scenario>|gain_<year>"`` ...).
+        (``"<scenario>|sequestration"``, ``"<scenario>|gain_<year>"`` ...).  With a
+        ``window`` ``(row0, row1, col0, col1)`` only the cells of that window count.
         """
         layers = {"soc_stock": self.stock}
         if self.soc is not None and self.soc.lower is not None:
             layers.update(soc_stock_lower=self.soc.lower, soc_stock_upper=self.soc.upper)
         for name, proj in self.projections.items():
             layers.update({f"{name}|{k}": v for k, v in proj.by_group.items()})
+        fractions, area, grid = self.fractions, self.area_ha, self.grid
+        if window is not None:
+            r0, r1, c0, c1 = window
+            sel = {"y": slice(r0, r1), "x": slice(c0, c1)}
+            layers = {k: v.isel(sel) for k, v in layers.items()}
+            fractions, area = fractions.isel(sel), area.isel(sel)
+            t = grid.transform
+            grid = Grid(
+                grid.crs_wkt,
+                Affine(t.a, t.b, t.c + c0 * t.a, t.d, t.e, t.f + r0 * t.e),
+                (r1 - r0, c1 - c0),
+            )
         # Minima and maxima only where they mean something per cell: the stock.
-        return zonal_sums(
-            self.fractions, self.area_ha, layers, self.regions, self.grid, minmax=("soc_stock",)
-        )
+        return zonal_sums(fractions, area, layers, self.regions, grid, minmax=("soc_stock",))
 
 
 @dataclass
@@ -207,6 +220,7 @@ def plan(config: RunConfig) -> Plan:
         layer=config.regions.layer,
         crs=config.regions.crs,
         invalid=config.regions.invalid,
+        duplicate_ids=config.regions.duplicate_ids,
     )
     regions = regions_on_grid(regions, grid, what=f"{str(config.regions.path)!r}")
     area = cell_area_ha(grid, chunks=chunks)
@@ -297,10 +311,85 @@ _RAMPS = {
 }
 
 
+def _windows(chunks: tuple[tuple[int, ...], ...], per_window: int) -> list[tuple[int, ...]]:
+    """Chunk-aligned windows ``(row0, row1, col0, col1)`` of about ``per_window`` chunks."""
+    ys = np.cumsum((0, *chunks[0]))
+    xs = np.cumsum((0, *chunks[1]))
+    nx = len(chunks[1])
+    per_row = max(1, min(per_window, nx))
+    rows_per = max(1, per_window // nx) if per_row == nx else 1
+    out = []
+    for i in range(0, len(chunks[0]), rows_per):
+        i1 = min(i + rows_per, len(chunks[0]))
+        for j in range(0, nx, per_row):
+            j1 = min(j + per_row, nx)
+            out.append((int(ys[i]), int(ys[i1]), int(xs[j]), int(xs[j1])))
+    return out
+
+
+def _compute_windows(
+    p: Plan, targets: dict[str, ScratchRaster], compute: Compute, stage: OutputStage, show: bool
+) -> tuple:
+    """Compute every output, the zonal sums and the counts window by window.
+
+    A window is a few chunks (twice the threads): everything that depends on those
+    chunks (raster blocks, zonal partial sums, style ranges, cleaning counts) is
+    computed together and released before the next window, so memory is bounded
+    by the window, not by the raster, and every input block is still read once.
+    """
+    threads = os.cpu_count() or 1
+    windows = _windows(p.stock.chunks, per_window=2 * threads)
+    masks = p.soc.count_masks if p.soc is not None else {}
+    sums = None
+    lo: dict[str, float] = {}
+    hi: dict[str, float] = {}
+    counts: dict[str, int] = dict.fromkeys(masks, 0)
+    styled = [s for s in p.layers if s not in ("landuse", "landuse_fractions")]
+    for n, (r0, r1, c0, c1) in enumerate(windows, start=1):
+        sel = {"y": slice(r0, r1), "x": slice(c0, c1)}
+        stores = [
+            t.store(
+                p.layers[s].isel(sel),
+                r0,
+                c0,
+                lock=compute.lock(f"soilmap-write-{stage.dir.name}-{s}"),
+            )
+            for s, t in targets.items()
+        ]
+        ranges = {
+            s: (dsa.nanmin(p.layers[s].isel(sel).data), dsa.nanmax(p.layers[s].isel(sel).data))
+            for s in styled
+        }
+        window_counts = {k: m.isel(sel).sum().data for k, m in masks.items()}
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
+            _, r_v, z_v, c_v = compute.compute(
+                stores, ranges, p.zonal((r0, r1, c0, c1)), window_counts, progress=False
+            )
+        sums = z_v if sums is None else sums.combine(z_v)
+        for s, (a, b) in r_v.items():
+            lo[s] = float(np.fmin(lo.get(s, np.nan), a))
+            hi[s] = float(np.fmax(hi.get(s, np.nan), b))
+        for k, v in c_v.items():
+            counts[k] += int(v)
+        if show:
+            print(f"\rsoilmap: {n}/{len(windows)} windows", end="", file=sys.stderr, flush=True)
+    if show:
+        print(file=sys.stderr)
+    return sums, {s: (lo[s], hi[s]) for s in styled}, counts
+
+
+#: Cells per chunk when neither chunks nor a memory limit are given: with per-group
+#: layers a chunk holds ~100 B per cell in flight, and a window holds 2 chunks/thread.
+PIPELINE_CHUNK_CELLS = 1024 * 1024
+
+
 def _chunk_budget(config: RunConfig) -> RunConfig:
-    """Turn a memory ceiling into a cell budget per chunk (unless chunks are given)."""
-    if config.chunks is not None or not config.memory_limit:
+    """Cells per chunk: given chunks, a memory ceiling, or the pipeline default."""
+    if config.chunks is not None:
         return config
+    if not config.memory_limit:
+        return replace(config, chunks=PIPELINE_CHUNK_CELLS)
     n_groups = 12  # a typical class table; per-group layers dominate the working set
     layers = 8 + 4 * n_groups * len(config.scenarios)
     threads = os.cpu_count() or 1
@@ -308,7 +397,8 @@ def _chunk_budget(config: RunConfig) -> RunConfig:
     if config.workers:
         budget //= config.workers
         threads = max(1, threads // config.workers)
-    cells = chunk_cells_for_memory(budget, layers=layers, threads=threads)
+    # A window keeps two chunks per thread in flight.
+    cells = chunk_cells_for_memory(budget, layers=layers, threads=2 * threads)
     return replace(config, chunks=cells)
 
 
@@ -349,12 +439,12 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
     t_plan = time.perf_counter()
     stage = OutputStage(config.output.dir, output_names(p), overwrite=config.output.overwrite)
     with stage:
-        writes, ranges = {}, {}
+        targets = {}
         for stem, layer in p.layers.items():
             is_landuse = stem == "landuse"
             target = stage.path(f"{stem}.tif")
             target.parent.mkdir(parents=True, exist_ok=True)
-            writes[stem] = stage_geotiff(
+            targets[stem] = create_scratch(
                 layer,
                 target,
                 nodata=NODATA_CODE if is_landuse else FLOAT_NODATA,
@@ -362,22 +452,11 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
                 compress=config.output.compress,
                 resampling="mode" if is_landuse else "average",
                 tags=_layer_tags(config, stem),
-                lock=compute.lock(f"soilmap-write-{stage.dir.name}-{stem}"),
             )
-            if stem == "landuse_fractions":
-                continue  # shares: a fixed 0-1 ramp
-            if not is_landuse:
-                data = (
-                    layer.data if isinstance(layer.data, dsa.Array) else dsa.from_array(layer.data)
-                )
-                ranges[stem] = (dsa.nanmin(data), dsa.nanmax(data))
-        zonal = p.zonal()
         show = sys.stderr.isatty() if progress is None else progress
         try:
-            counts = p.soc.counts if p.soc is not None else {}
-            written, ranges_v, sums, counts_v = compute.compute(
-                writes, ranges, zonal, counts, progress=show
-            )
+            sums, ranges_v, counts_v = _compute_windows(p, targets, compute, stage, show)
+            written = {stem: t.finish() for stem, t in targets.items()}
         except RasterioError as exc:
             # A block that GDAL cannot decode shows up only when it is read.
             raise InputError(

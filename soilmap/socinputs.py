@@ -249,6 +249,8 @@ class SocInputs:
     lower: xr.DataArray | None = None
     upper: xr.DataArray | None = None
     counts: dict[str, Any] = field(default_factory=dict)
+    #: The lazy boolean masks behind :attr:`counts` (same keys), on the stock's grid.
+    count_masks: dict[str, xr.DataArray] = field(default_factory=dict)
     conversions: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     checks: list[PlausibilityResult] = field(default_factory=list)
@@ -470,6 +472,7 @@ def _open_properties(spec: SocSpec, chunks, res: SocInputs) -> xr.DataArray:
             hit = c.data.notnull() & b.data.notnull() & f.data.isnull()
             lost = hit if lost is None else lost | hit
         res.counts["stock:missing_coarse_fragments"] = lost.sum().data  # type: ignore[union-attr]
+        res.count_masks["stock:missing_coarse_fragments"] = lost  # type: ignore[assignment]
         res.assumptions.append(
             "where coarse fragments are missing but carbon and bulk density are given, the "
             "stock is left missing (counted as stock:missing_coarse_fragments), not computed "
@@ -479,6 +482,7 @@ def _open_properties(spec: SocSpec, chunks, res: SocInputs) -> xr.DataArray:
         res.sources[key] = [o.source() for o in group]
     for o in all_layers:
         res.counts.update(o.cleaned.counts)
+        res.count_masks.update(o.cleaned.masks)
         res.cleaning.append(o.cleaned.report)  # type: ignore[arg-type]
     return stock
 
@@ -522,6 +526,7 @@ def _bounds(
         res.conversions.append(f"{o.label()}: {text}")
         res.sources[role] = [o.source()]
         res.counts.update(o.cleaned.counts)
+        res.count_masks.update(o.cleaned.masks)
         res.cleaning.append(o.cleaned.report)  # type: ignore[arg-type]
     _same_grid(stock, opened, "the SOC stock")
     if stock_sample is not None and spec.lower is not None:
@@ -539,6 +544,7 @@ def _bounds(
         sd=conv.get("sd"),
         z=spec.z,
         relative=conv.get("relative_uncertainty"),
+        masks=res.count_masks,
     )
     res.counts.update(counts)
     step = f"bounds: {method}; clipped to 0 <= lower <= stock <= upper"
@@ -607,6 +613,7 @@ def open_soc(spec: SocSpec, *, chunks: tuple[int, int] | None = None) -> SocInpu
             stock_sample = values * conversion_factor(o.units, STOCK)
         stock = convert(o.data, STOCK, what=f"SOC stock {str(o.path)!r}", quantity="stock")
         res.counts.update(o.cleaned.counts)
+        res.count_masks.update(o.cleaned.masks)
         res.cleaning.append(o.cleaned.report)  # type: ignore[arg-type]
     else:
         stock = _open_properties(spec, chunks, res)
@@ -616,6 +623,7 @@ def open_soc(spec: SocSpec, *, chunks: tuple[int, int] | None = None) -> SocInpu
             cleaned = apply_rules(stock, rules, key_prefix="stock:computed")
             stock = cleaned.data
             res.counts.update(cleaned.counts)
+            res.count_masks.update(cleaned.masks)
             res.cleaning.append(cleaned.report)  # type: ignore[arg-type]
     stock = stock.astype("float32")
     res.assumptions = list(dict.fromkeys(a for a in res.assumptions if a))
@@ -628,6 +636,7 @@ def open_soc(spec: SocSpec, *, chunks: tuple[int, int] | None = None) -> SocInpu
     }
     stock.name = "soc_stock"
     res.counts["stock:valid_cells"] = stock.notnull().sum().data
+    res.count_masks["stock:valid_cells"] = stock.notnull()
     res.stock = stock
     ychunks, xchunks = stock.chunks or ((stock.sizes["y"],), (stock.sizes["x"],))
     _bounds(spec, stock, stock_units, chunks or (ychunks[0], xchunks[0]), res, stock_sample)

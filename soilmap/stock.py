@@ -342,6 +342,7 @@ def stock_bounds(
     sd: xr.DataArray | None = None,
     z: float | None = None,
     relative: xr.DataArray | None = None,
+    masks: dict[str, xr.DataArray] | None = None,
 ) -> tuple[xr.DataArray, xr.DataArray, dict, str]:
     """Lower and upper stock bounds from one kind of uncertainty layer, lazily, clipped.
 
@@ -375,5 +376,5 @@ def stock_bounds(
         method = "stock × (1 ∓ u): relative uncertainty applied symmetrically"
     else:
         raise InputError("stock_bounds needs lower and upper, sd and z, or relative.")
-    lo, hi, counts = clip_bounds(stock, lo, hi)
+    lo, hi, counts = clip_bounds(stock, lo, hi, masks=masks)
     return lo.astype("float32"), hi.astype("float32"), counts, method

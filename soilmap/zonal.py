@@ -95,6 +95,24 @@ class ZonalSums:
     maxs: np.ndarray | None = None
     extent_ha: np.ndarray | None = None
 
+    def combine(self, other: ZonalSums) -> ZonalSums:
+        """Statistics over the cells of both (e.g. two windows of one raster)."""
+
+        def pick(a, b, f):
+            if a is None or b is None:
+                return a if b is None else b
+            with np.errstate(invalid="ignore"):
+                return f(a, b)
+
+        return ZonalSums(
+            values=self.values + other.values,
+            groups=self.groups,
+            layers=self.layers,
+            mins=pick(self.mins, other.mins, np.fmin),
+            maxs=pick(self.maxs, other.maxs, np.fmax),
+            extent_ha=pick(self.extent_ha, other.extent_ha, np.add),
+        )
+
     def frame(
         self, regions: pd.DataFrame, *, stats: Sequence[str] = ("sum", "mean", "min", "max")
     ) -> pd.DataFrame:

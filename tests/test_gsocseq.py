@@ -456,6 +456,8 @@ def test_cli_maps_arguments_to_run_comparison(monkeypatch, tmp_path):
         "--overwrite",
         "--compress",
         "zstd",
+        "--duplicate-ids",
+        "suffix",
     ]
     result = CliRunner().invoke(command, args)
     assert isinstance(result.exception, InputError)  # SoilmapErrors propagate to the group
@@ -469,6 +471,7 @@ def test_cli_maps_arguments_to_run_comparison(monkeypatch, tmp_path):
         "overwrite": True,
         "rate": 0.002,
         "emissions_field": "em",
+        "duplicate_ids": "suffix",
         "compress": "zstd",
         "progress": False,
     }

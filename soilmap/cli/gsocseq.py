@@ -46,6 +46,14 @@ from soilmap.gsocseq import run_comparison
     show_default=True,
     help="Raster codec.",
 )
+@click.option(
+    "--duplicate-ids",
+    type=click.Choice(["error", "suffix", "dissolve"]),
+    default="error",
+    show_default=True,
+    help="Region ids that repeat: fail, make them unique (ID_1, ID_2 ...), or dissolve "
+    "the features of an id into one region.",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -56,6 +64,7 @@ def command(
     regions_crs: str | None,
     rate: float,
     emissions_field: str | None,
+    duplicate_ids: str,
     out: Path,
     overwrite: bool,
     compress: str,
@@ -79,6 +88,7 @@ def command(
         overwrite=overwrite,
         rate=rate,
         emissions_field=emissions_field,
+        duplicate_ids=duplicate_ids,
         compress=compress,
         progress=sys.stderr.isatty() and not quiet,
     )

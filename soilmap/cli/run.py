@@ -74,6 +74,7 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
             name_field=o["region_name"],
             layer=o["regions_layer"],
             crs=o["regions_crs"],
+            duplicate_ids=o["duplicate_ids"] or "error",
         )
         if not o["region_id"]:
             raise ConfigError("--regions needs --region-id FIELD.")
@@ -84,6 +85,7 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
             name_field=o["region_name"] or regions.name_field,
             crs=o["regions_crs"] or regions.crs,
             layer=o["regions_layer"] or regions.layer,
+            duplicate_ids=o["duplicate_ids"] or regions.duplicate_ids,
         )
     output = cfg.output if cfg else OutputConfig(dir=Path(o["out"]))
     output = dataclasses.replace(
@@ -163,6 +165,11 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
 @click.option("--region-id", help="Field with a unique region id.")
 @click.option("--region-name", help="Field with the region name.")
 @click.option("--regions-layer", help="Layer of a multi-layer vector file.")
+@click.option(
+    "--duplicate-ids",
+    type=click.Choice(["error", "suffix", "dissolve"]),
+    help="Region ids that repeat: fail (default), make them unique, or dissolve them.",
+)
 @click.option("--regions-crs", help="CRS of a regions file that has none (e.g. EPSG:4326).")
 @click.option("--rate", type=float, help="Relative annual SOC growth [default: 0.004].")
 @click.option("--start-year", type=int, help="Year of the initial stock [default: 2020].")

@@ -34,7 +34,7 @@ from soilmap.gsocseq.pixels import (
 )
 from soilmap.io.raster import Compression, stage_geotiff
 from soilmap.io.staging import OutputStage
-from soilmap.io.vector import read_regions, write_csv, write_gpkg
+from soilmap.io.vector import DuplicatePolicy, read_regions, write_csv, write_gpkg
 from soilmap.landuse import uniform_fractions
 from soilmap.manifest import describe_inputs, software_versions, write_json
 from soilmap.pipeline import FLOAT_NODATA
@@ -175,6 +175,7 @@ def run_comparison(
     overwrite: bool = False,
     rate: float = 0.004,
     emissions_field: str | None = None,
+    duplicate_ids: DuplicatePolicy = "error",
     period_years: float = GSOCSEQ_YEARS,
     chunks: tuple[int, int] | None = None,
     compress: Compression = "deflate",
@@ -234,7 +235,11 @@ def run_comparison(
     layers = discover_gsocseq(folder, chunks=chunks)
     maps = compare(layers, rate=rate, period_years=period_years)
     regions, report = read_regions(
-        regions_path, id_field=id_field, name_field=name_field, crs=regions_crs
+        regions_path,
+        id_field=id_field,
+        name_field=name_field,
+        crs=regions_crs,
+        duplicate_ids=duplicate_ids,
     )
     emissions = None
     if emissions_field:

@@ -337,7 +337,51 @@ def _finish_cog(tmp: Path, dst: Path, profile: Mapping[str, Any], _stored: Any) 
     return dst
 
 
-def stage_geotiff(
+@dataclass
+class ScratchRaster:
+    """An output being written: a tiled scratch GeoTIFF that becomes a COG at the end.
+
+    Blocks are stored into the uncompressed scratch file window by window (cheap
+    under a lock); :meth:`finish` lets GDAL's COG driver compress it with overviews
+    on every core.  Holds only paths and options, so it pickles to dask workers.
+    """
+
+    path: Path
+    scratch: Path
+    dtype: str
+    nodata: float
+    bands: int
+    cog_options: dict[str, Any]
+
+    def store(self, da: xr.DataArray, row0: int, col0: int, *, lock: Any = None) -> dsa.Array:
+        """Lazy store of ``da`` (a window of the layer) at ``row0, col0`` of the file."""
+        band_dim = next((d for d in da.dims if d not in ("y", "x")), None)
+        data = da.transpose(*((band_dim,) if band_dim else ()), "y", "x").data
+        if not isinstance(data, dsa.Array):
+            data = dsa.from_array(np.asarray(data), chunks=data.shape)
+        elif band_dim:
+            data = data.rechunk({0: -1})
+        data = data.map_blocks(_fill_nodata, self.nodata, self.dtype, dtype=self.dtype)
+        h, w = data.shape[-2:]
+        region = (
+            *((slice(None),) if band_dim else ()),
+            slice(row0, row0 + h),
+            slice(col0, col0 + w),
+        )
+        return dsa.store(
+            data,
+            _BlockWriter(self.scratch),
+            lock=lock or _LOCAL_LOCK,
+            regions=region,
+            compute=False,
+        )
+
+    def finish(self) -> Path:
+        """Copy the scratch file to the final COG and remove it."""
+        return _finish_cog(self.scratch, self.path, self.cog_options, None)
+
+
+def create_scratch(
     da: xr.DataArray,
     path: str | os.PathLike,
     *,
@@ -346,34 +390,10 @@ def stage_geotiff(
     compress: Compression = "deflate",
     resampling: str = "average",
     tags: Mapping[str, Hashable] | None = None,
-    lock: Any = None,
-) -> dask.delayed:
-    """Prepare writing ``da`` as a Cloud-Optimised GeoTIFF at ``path``; return a Delayed.
+) -> ScratchRaster:
+    """Create the scratch file of an output (metadata only; no pixels computed).
 
-    Nothing is computed here: computing the returned Delayed (together with other
-    outputs, so inputs are read once) streams the blocks to a tiled scratch file
-    beside ``path`` and converts it to COG.  ``path`` should be in a staging folder.
-
-    Parameters
-    ----------
-    da : xarray.DataArray
-        Layer, dims ``("y", "x")``, or ``(band, "y", "x")`` for a multi-band file whose
-        band descriptions are the labels of the first dimension (e.g. land-use
-        groups); georeferenced, with ``units`` and ``long_name``.
-    path : path-like
-        Final COG path (inside a staging folder).
-    nodata : float
-        Value written where ``da`` is NaN, and declared as the band's nodata.
-    dtype : str
-        Output data type.
-    compress : {"deflate", "zstd", "lzw"}
-        Codec (with a predictor).
-    resampling : str
-        Overview resampling (``"average"`` for continuous, ``"mode"`` for classes).
-    tags : mapping, optional
-        Dataset tags (provenance, scenario parameters).
-    lock : lock-like, optional
-        Lock serialising block writes (a ``distributed.Lock`` on a cluster).
+    Parameters are those of :func:`stage_geotiff`.
     """
     dst = Path(path)
     tmp = dst.with_name(f".{dst.stem}.blocks.tif")
@@ -412,13 +432,6 @@ def stage_geotiff(
         for i, name in enumerate(bands, start=1):
             out.set_band_description(i, name)
             out.set_band_unit(i, units)
-    data = da.transpose(*((band_dim,) if band_dim else ()), "y", "x").data
-    if not isinstance(data, dsa.Array):
-        data = dsa.from_array(data, chunks=(*((len(bands),) if band_dim else ()), 2048, 2048))
-    elif band_dim:
-        data = data.rechunk({0: -1})
-    data = data.map_blocks(_fill_nodata, nodata, dtype, dtype=dtype)
-    stored = dsa.store(data, _BlockWriter(tmp), lock=lock or _LOCAL_LOCK, compute=False)
     cog = {
         "compress": compress.upper(),
         "predictor": "YES",
@@ -432,8 +445,57 @@ def stage_geotiff(
     }
     if compress == "deflate":
         cog["level"] = 6
+    return ScratchRaster(
+        path=dst, scratch=tmp, dtype=dtype, nodata=nodata, bands=len(bands), cog_options=cog
+    )
+
+
+def stage_geotiff(
+    da: xr.DataArray,
+    path: str | os.PathLike,
+    *,
+    nodata: float,
+    dtype: str = "float32",
+    compress: Compression = "deflate",
+    resampling: str = "average",
+    tags: Mapping[str, Hashable] | None = None,
+    lock: Any = None,
+) -> dask.delayed:
+    """Prepare writing ``da`` as a Cloud-Optimised GeoTIFF at ``path``; return a Delayed.
+
+    Nothing is computed here: computing the returned Delayed (together with other
+    outputs, so inputs are read once) streams the blocks to a tiled scratch file
+    beside ``path`` and converts it to COG.  ``path`` should be in a staging folder.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Layer, dims ``("y", "x")``, or ``(band, "y", "x")`` for a multi-band file whose
+        band descriptions are the labels of the first dimension (e.g. land-use
+        groups); georeferenced, with ``units`` and ``long_name``.
+    path : path-like
+        Final COG path (inside a staging folder).
+    nodata : float
+        Value written where ``da`` is NaN, and declared as the band's nodata.
+    dtype : str
+        Output data type.
+    compress : {"deflate", "zstd", "lzw"}
+        Codec (with a predictor).
+    resampling : str
+        Overview resampling (``"average"`` for continuous, ``"mode"`` for classes).
+    tags : mapping, optional
+        Dataset tags (provenance, scenario parameters).
+    lock : lock-like, optional
+        Lock serialising block writes (a ``distributed.Lock`` on a cluster).
+    """
+    target = create_scratch(
+        da, path, nodata=nodata, dtype=dtype, compress=compress, resampling=resampling, tags=tags
+    )
+    stored = target.store(da, 0, 0, lock=lock)
     # Depend on the store's blocks through Delayed objects that keep their keys:
     # wrapping the dask Array itself would give it fresh keys (dask >= 2025) and
     # every input block would be read again for this file.
     blocks = stored.to_delayed(optimize_graph=False).ravel().tolist()
-    return dask.delayed(_finish_cog, pure=False)(tmp, dst, cog, blocks)
+    return dask.delayed(_finish_cog, pure=False)(
+        target.scratch, target.path, target.cog_options, blocks
+    )
