@@ -410,6 +410,9 @@ def run(
     Where the graph runs follows ``config.scheduler`` / ``config.workers`` (local
     threads by default) unless a ready :class:`~soilmap.cluster.Compute` is given.
     """
+    # Every input block is read once: GDAL's default cache (5 % of RAM) would only
+    # raise the peak memory. Effective if GDAL has not cached anything yet.
+    os.environ.setdefault("GDAL_CACHEMAX", "256")
     if compute is None:
         with compute_context(
             config.scheduler, config.workers, memory_limit=config.memory_limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -41,6 +42,11 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     )
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
+
+
+# GDAL's block cache defaults to 5 % of RAM; soilmap reads every block once, so a
+# large cache only adds to the peak memory. A user's own setting wins.
+os.environ.setdefault("GDAL_CACHEMAX", "256")
 
 
 def _register() -> None:
