@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/bench_scale.py --cells 1e7 [1e8 1e9] [--worldcover PATH]
                                      [--workers N] [--compare-workers] [--profile]
-                                     [--out benchmarks/results]
+                                     [--pyspy] [--floors gtiff,cog] [--skip-floors]
+                                     [--max-rss-gb G] [--out benchmarks/results]
 
 Data (generated deterministically once per size into ``benchmarks/work/scale_<n>/``,
 git-ignored, and reused): on a lon/lat EPSG:4326 grid at 1/480° (~250 m), n × n cells
@@ -37,8 +38,15 @@ Measurements per size, each in its own subprocess:
 Wall time, CPU time (user + sys of the process and its waited-for children, from
 ``os.wait4``), peak RSS (largest sum over the process tree, sampled with psutil every
 0.1 s; plus ``ru_maxrss`` of the largest single process), cells/s and the ratios to both
-floors.  ``--profile`` also runs soilmap under ``py-spy`` (an extra, untimed run) and
-attributes the sampled CPU to pipeline stages.
+floors.  ``--profile`` adds an untimed run of :func:`soilmap.pipeline.run` under dask's
+``Profiler`` (thread-seconds per task name, ``<out>/scale_<cells>_dask_profile.json``);
+``--pyspy`` one under ``py-spy`` (CPU samples attributed to pipeline stages).
+
+Every measurement runs against a copy of ``soilmap/`` taken once per invocation
+(``benchmarks/work/snapshot_<time>/``; its hash is recorded), so edits made to the working
+tree during a long benchmark do not mix code versions.  soilmap is skipped at a size where
+its peak RSS, projected linearly from the largest smaller size measured, exceeds
+``--max-rss-gb`` (the floors still run).
 
 Results: ``<out>/scale_<cells>.json`` and one Markdown line per measurement appended
 to ``<out>/scale_results.md``.
@@ -476,6 +484,7 @@ def soilmap_outputs(out_dir: Path) -> list[dict]:
                 {
                     "name": str(tif.relative_to(out_dir)),
                     "dtype": src.dtypes[0],
+                    "count": src.count,
                     "nodata": src.nodata,
                     "compress": (src.compression.name if src.compression else "none").lower(),
                     "predictor": src.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR"),
@@ -521,6 +530,7 @@ def floor_child(spec_path: str) -> None:
         for i, o in enumerate(spec["outputs"]):
             prof = {
                 **base,
+                "count": o.get("count", 1),
                 "dtype": o["dtype"],
                 "nodata": o["nodata"],
                 "tiled": True,
@@ -545,7 +555,12 @@ def floor_child(spec_path: str) -> None:
             floats = next(b for b in blocks if b.dtype == np.float32)
             ints = next((b for b in blocks if b.dtype == np.uint8), None)
             for k, (o, dst) in enumerate(zip(spec["outputs"], dsts, strict=True)):
-                if o["dtype"] == "uint8" and ints is not None:
+                if o.get("count", 1) > 1 and ints is not None:
+                    # A multi-band layer (land-use group fractions): 0/1 planes.
+                    for band in range(o["count"]):
+                        plane = (ints == LC_ORDER[band % len(LC_ORDER)][0]).astype(o["dtype"])
+                        dst.write(plane, band + 1, window=win)
+                elif o["dtype"] == "uint8" and ints is not None:
                     dst.write(ints, 1, window=win)
                 elif k == 0:
                     dst.write(floats, 1, window=win)
@@ -973,11 +988,13 @@ def bench_size(cells: float, args: argparse.Namespace, info: dict) -> dict:
             paths["config"], out_dir, args.out / f"{stem}_pyspy.txt"
         )
     shutil.rmtree(out_dir, ignore_errors=True)
-    float_spec = [{"dtype": o["dtype"], "nodata": o["nodata"]} for o in outputs]
+    float_spec = [
+        {"dtype": o["dtype"], "nodata": o["nodata"], "count": o.get("count", 1)} for o in outputs
+    ]
     inputs = [paths["soc"], paths["landcover"]]
-    if not args.skip_floors:
-        runs["floor_gtiff"] = run_floor("gtiff", inputs, float_spec, paths["dir"] / "floor_gtiff")
-        runs["floor_cog"] = run_floor("cog", inputs, float_spec, paths["dir"] / "floor_cog")
+    floors = [] if args.skip_floors else args.floors.split(",")
+    for mode in floors:
+        runs[f"floor_{mode}"] = run_floor(mode, inputs, float_spec, paths["dir"] / f"floor_{mode}")
     if args.compare_workers and not guard["skip"]:
         for w in (1, 2):
             lab = f"soilmap_workers{w}"
@@ -1011,7 +1028,8 @@ def bench_size(cells: float, args: argparse.Namespace, info: dict) -> dict:
         "soilmap_outputs": outputs,
         "floor_notes": {
             "floor_gtiff": "I/O floor A: read every input block once, write "
-            f"{len(outputs)} tiled DEFLATE-6 + predictor GeoTIFFs, no overviews, "
+            f"{len(outputs)} tiled DEFLATE-6 + predictor GeoTIFFs "
+            f"({sum(o.get('count', 1) for o in outputs)} bands), no overviews, "
             "multi-threaded GDAL encoder",
             "floor_cog": "I/O floor B: same reads, uncompressed tiled scratch, then COG "
             "copies with overviews (soilmap's COG options)",
@@ -1085,6 +1103,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--pyspy", action="store_true", help="an extra soilmap run under py-spy")
     ap.add_argument("--skip-floors", action="store_true", help="only soilmap (and the profiles)")
+    ap.add_argument(
+        "--floors", default="gtiff,cog", help="floors to measure: gtiff (A), cog (B) or both"
+    )
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
     args.out = args.out.resolve()

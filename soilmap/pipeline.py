@@ -150,6 +150,15 @@ def open_stock(config: RunConfig) -> SocInputs:
     return open_soc(config.soc, chunks=config.chunks)
 
 
+def _on_grid_of(da: xr.DataArray, stock: xr.DataArray) -> xr.DataArray:
+    """``da`` with the stock's own coordinates (its grid was checked to match).
+
+    Coordinates computed from a transform in two ways differ by float noise
+    (~1e-15 degree); xarray's default inner join would then silently crop results.
+    """
+    return da.assign_coords(y=stock["y"].values, x=stock["x"].values)
+
+
 def _apply_masks(
     fractions: xr.DataArray,
     lc: LandcoverConfig,
@@ -190,6 +199,13 @@ def plan(config: RunConfig) -> Plan:
     soilmap.errors.SoilmapError
         For any unusable input (missing, no CRS, no overlap, unknown scheme ...).
     """
+    # Layers on one grid must align exactly: a coordinate mismatch must raise,
+    # never silently crop the outputs (xarray's default join is "inner").
+    with xr.set_options(arithmetic_join="exact"):
+        return _plan(config)
+
+
+def _plan(config: RunConfig) -> Plan:
     config.check_inputs_exist()
     soc = open_stock(config)
     stock = soc.stock
@@ -204,7 +220,7 @@ def plan(config: RunConfig) -> Plan:
         fractions = class_fractions(
             lc.path, table, grid, chunks=chunks, unknown=lc.unknown, method=lc.method
         )
-        fractions = _apply_masks(fractions, lc, grid, chunks, assumptions)
+        fractions = _on_grid_of(_apply_masks(fractions, lc, grid, chunks, assumptions), stock)
         codes = {g: table.group_code(g) for g in fractions["group"].values}
     else:
         fractions = uniform_fractions(stock)
@@ -223,7 +239,7 @@ def plan(config: RunConfig) -> Plan:
         duplicate_ids=config.regions.duplicate_ids,
     )
     regions = regions_on_grid(regions, grid, what=f"{str(config.regions.path)!r}")
-    area = cell_area_ha(grid, chunks=chunks)
+    area = _on_grid_of(cell_area_ha(grid, chunks=chunks), stock)
     area = area.chunk({"y": stock.chunks[0], "x": stock.chunks[1]})
 
     layers: dict[str, xr.DataArray] = {"soc_stock": stock}
@@ -238,6 +254,8 @@ def plan(config: RunConfig) -> Plan:
     for sc in config.scenarios:
         rate = rate_raster(sc, chunks, grid) if sc.rate_raster is not None else None
         cap = saturation_stock(config, sc, grid, chunks) if sc.saturation is not None else None
+        rate = _on_grid_of(rate, stock) if rate is not None else None
+        cap = _on_grid_of(cap, stock) if cap is not None else None
         prefix = f"{sc.name}/" if several else ""
         if cap is not None:
             layers[f"{prefix}saturation_stock"] = cap

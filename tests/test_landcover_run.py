@@ -85,3 +85,43 @@ def test_exclusion_mask_removes_its_area(sample_copy, tmp_path, sample_run):
         _totals(sample_run).loc["all", "area_ha"], rel=1e-9
     )
     assert any("protected.gpkg" in a for a in result.manifest["assumptions"])
+
+
+def test_lonlat_grids_with_float_noise_keep_full_outputs(tmp_path):
+    """Regression: fractions on a lon/lat grid whose coordinates differ from the SOC raster's
+    by float noise (~1e-15 deg) must not crop the outputs (xarray's inner join did)."""
+    from soilmap.testing import make_grid, write_raster
+
+    soc_grid = make_grid((120, 90), crs="EPSG:4326", res=1 / 120, origin=(6.0, 3.0))
+    lc_grid = make_grid((1200, 900), crs="EPSG:4326", res=1 / 1200, origin=(6.0, 3.0))
+    rng = np.random.default_rng(1)
+    write_raster(
+        tmp_path / "soc.tif",
+        rng.uniform(20, 80, soc_grid.shape).astype("float32"),
+        soc_grid,
+        units="t C ha-1",
+    )
+    codes = np.where(rng.random(lc_grid.shape) < 0.7, 40, 10).astype("uint8")  # crop / tree
+    write_raster(tmp_path / "lc.tif", codes, lc_grid, nodata=0)
+    gpd.GeoDataFrame({"id": ["A"]}, geometry=[shapely.box(6.1, 2.2, 6.6, 2.9)], crs=4326).to_file(
+        tmp_path / "r.gpkg"
+    )
+    (tmp_path / "run.toml").write_text("""
+[soc]
+stock = "soc.tif"
+[landcover]
+path = "lc.tif"
+scheme = "esa_worldcover"
+[regions]
+path = "r.gpkg"
+id_field = "id"
+[output]
+dir = "out"
+""")
+    result = run(load_config(tmp_path / "run.toml"), progress=False)
+    with rasterio.open(result.out_dir / "sequestration_rate.tif") as src:
+        seq = src.read(1, masked=True)
+    assert seq.shape == soc_grid.shape
+    assert seq.mask.sum() == 0  # every cell has a stock and known land cover
+    crop = result.zonal.set_index("landuse").loc["cropland"]
+    assert 0.65 < crop["area_ha"] / result.zonal.set_index("landuse").loc["all", "area_ha"] < 0.75
