@@ -40,7 +40,7 @@ import xarray as xr
 from pyproj import CRS, Transformer
 
 from soilmap.errors import CRSError, InputError
-from soilmap.grid import Grid
+from soilmap.grid import Grid, check_chunks
 from soilmap.meta import append_history
 
 __all__ = ["cell_area_ha", "total_area_ha"]
@@ -600,15 +600,7 @@ def _transformer(wkt: str) -> tuple[Transformer, float]:
 
 
 def _check_chunks(chunks: tuple[int, int] | None, shape: tuple[int, int]) -> tuple[int, int] | None:
-    if chunks is None:
-        return None
-    try:
-        rows, cols = (int(c) for c in chunks)
-    except (TypeError, ValueError):
-        raise InputError(f"chunks must be a (rows, cols) pair of ints, not {chunks!r}.") from None
-    if rows <= 0 or cols <= 0:
-        raise InputError(f"chunks must be positive, not {chunks!r}.")
-    return min(rows, shape[0]), min(cols, shape[1])
+    return None if chunks is None else check_chunks(chunks, shape)
 
 
 def _check_dtype(dtype: str | np.dtype) -> np.dtype:

@@ -16,7 +16,7 @@ from pyproj import CRS
 
 from soilmap.errors import CRSError, GridMismatchError
 
-__all__ = ["Grid", "check_same_grid"]
+__all__ = ["Grid", "check_chunks", "check_same_grid"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +130,24 @@ def check_same_grid(reference: Grid, other: Grid, *, what: str, reference_name: 
             f"{reference.describe()}. Bring it onto the reference grid first "
             "(soilmap.regrid) or pass a raster on the same grid."
         )
+
+
+def check_chunks(chunks: tuple[int, int], shape: tuple[int, int] | None = None) -> tuple[int, int]:
+    """Validate a ``(rows, cols)`` chunk shape; clip it to ``shape`` when given.
+
+    Raises
+    ------
+    soilmap.errors.InputError
+        If ``chunks`` is not a pair of positive integers.
+    """
+    from soilmap.errors import InputError
+
+    try:
+        rows, cols = (int(c) for c in chunks)
+    except (TypeError, ValueError):
+        raise InputError(f"chunks must be a (rows, cols) pair of ints, not {chunks!r}.") from None
+    if rows <= 0 or cols <= 0:
+        raise InputError(f"chunks must be positive, not {chunks!r}.")
+    if shape is None:
+        return rows, cols
+    return min(rows, shape[0]), min(cols, shape[1])

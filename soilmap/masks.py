@@ -35,10 +35,10 @@ from soilmap.errors import (
     InputNotFoundError,
     NoOverlapError,
 )
-from soilmap.grid import Grid
+from soilmap.grid import Grid, check_chunks
 from soilmap.io.raster import read_layout
 from soilmap.meta import append_history
-from soilmap.regrid import _check_chunks, _check_integer, _split, fraction_array
+from soilmap.regrid import _check_integer, _split, fraction_array
 
 __all__ = ["EXCLUDED", "apply_exclusion", "raster_mask_fraction", "vector_mask_fraction"]
 
@@ -113,7 +113,7 @@ def vector_mask_fraction(
             f"{box_ll[1]:.4f}…{box_ll[3]:.4f}. Check the file and its CRS (crs= for files "
             "without one)."
         )
-    rows, cols = _check_chunks(chunks or DEFAULT_MASK_CHUNKS)
+    rows, cols = check_chunks(chunks or DEFAULT_MASK_CHUNKS)
     ych, xch = _split(reference.height, rows), _split(reference.width, cols)
     tree = shapely.STRtree(geoms)
     token = tokenize(shapely.to_wkb(geoms).tolist(), reference, ych, xch)

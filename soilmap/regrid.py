@@ -68,7 +68,7 @@ from pyproj import CRS, Transformer
 
 from soilmap.classes import ClassTable, GroupIndexer
 from soilmap.errors import InputError, NoOverlapError
-from soilmap.grid import Grid
+from soilmap.grid import Grid, check_chunks
 from soilmap.io.raster import RasterLayout, open_categorical, read_layout
 from soilmap.landuse import fractions_from_classes
 from soilmap.meta import append_history
@@ -258,7 +258,7 @@ def fraction_array(
     side = max(1, int(math.sqrt(MAX_WINDOW_PIXELS / max(bbox[0] * bbox[1], 1e-12))))
     side = min(side, int(math.sqrt(MAX_CELLS)))
     sub = (min(side, reference.height), min(side, reference.width))
-    rows, cols = sub if chunks is None else _check_chunks(chunks)
+    rows, cols = sub if chunks is None else check_chunks(chunks)
     ellipsoid = None
     if reference.crs.is_geographic and axis_aligned:
         ell = reference.crs.ellipsoid
@@ -292,16 +292,6 @@ def _can_be_exact(src: Grid, reference: Grid, same_crs: bool) -> bool:
 def _samples(step_px: float, lattice: int) -> int:
     k = min(MAX_SAMPLES, max(MIN_SAMPLES, math.ceil(2.0 * step_px)))
     return math.ceil(k / lattice) * lattice  # whole sub-points per lattice part
-
-
-def _check_chunks(chunks: tuple[int, int]) -> tuple[int, int]:
-    try:
-        rows, cols = (int(c) for c in chunks)
-    except (TypeError, ValueError):
-        raise InputError(f"chunks must be a (rows, cols) pair of ints, not {chunks!r}.") from None
-    if rows <= 0 or cols <= 0:
-        raise InputError(f"chunks must be positive, not {chunks!r}.")
-    return rows, cols
 
 
 def _check_integer(layout: RasterLayout, what: str) -> None:
