@@ -111,7 +111,7 @@ class Compute:
     def lock(self, name: str) -> Any:
         """A lock for writes to one file, valid across all workers."""
         if self.client is None:
-            return None  # stage_geotiff's process-local lock is enough for threads
+            return None  # ScratchRaster.store's process-local lock is enough for threads
         from distributed import Lock
 
         return Lock(name)

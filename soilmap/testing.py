@@ -22,7 +22,14 @@ from pyproj import CRS
 
 from soilmap.grid import Grid
 
-__all__ = ["DaskComputeError", "make_grid", "make_layer", "raise_if_dask_computes", "write_raster"]
+__all__ = [
+    "DaskComputeError",
+    "make_fractions",
+    "make_grid",
+    "make_layer",
+    "raise_if_dask_computes",
+    "write_raster",
+]
 
 
 class DaskComputeError(RuntimeError):
@@ -96,6 +103,22 @@ def make_layer(
     )
     da = da.rio.write_crs(grid.crs_wkt).rio.write_transform(grid.transform)
     return da.chunk({"y": chunks[0], "x": chunks[1]}) if chunks else da
+
+
+def make_fractions(
+    grid: Grid,
+    values: np.ndarray,
+    groups: list[str],
+    *,
+    chunks: tuple[int, int] | None = None,
+) -> xr.DataArray:
+    """Land-use group fractions ``values`` (shape ``(groups, *grid.shape)``) on ``grid``."""
+    arr = xr.DataArray(
+        np.asarray(values, "float32"),
+        dims=("group", "y", "x"),
+        coords={"group": groups, "y": grid.ys(), "x": grid.xs()},
+    )
+    return arr.chunk({"y": chunks[0], "x": chunks[1]}) if chunks else arr
 
 
 def write_raster(

@@ -6,22 +6,12 @@ import math
 
 import numpy as np
 import pytest
-import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soilmap.errors import ConfigError
 from soilmap.scenario import Saturation, Scenario, project, saturation_concentration
-from soilmap.testing import make_grid, make_layer, raise_if_dask_computes
-
-
-def _fractions(grid, values, groups, chunks=None):
-    arr = xr.DataArray(
-        np.asarray(values, "float32"),
-        dims=("group", "y", "x"),
-        coords={"group": groups, "y": grid.ys(), "x": grid.xs()},
-    )
-    return arr.chunk({"y": chunks[0], "x": chunks[1]}) if chunks else arr
+from soilmap.testing import make_fractions, make_grid, make_layer, raise_if_dask_computes
 
 
 @pytest.mark.parametrize("chunks", [None, (1, 2)])
@@ -30,7 +20,7 @@ def test_cap_binds_exactly_where_it_should(chunks):
     s0 = make_layer(np.array([[50, 50, 60]], "float32"), grid, chunks=chunks)
     # headroom 4, 100, none (already above saturation)
     sat = make_layer(np.array([[54, 150, 55]], "float32"), grid, chunks=chunks)
-    frac = _fractions(grid, [[[1, 1, 1]]], ["cropland"], chunks)
+    frac = make_fractions(grid, [[[1, 1, 1]]], ["cropland"], chunks=chunks)
     sc = Scenario(start_year=2020, horizons=(2030, 2050))
     with raise_if_dask_computes():
         proj = project(s0, frac, sc, saturation_stock=sat)
@@ -48,7 +38,7 @@ def test_years_to_saturation_compound():
     grid = make_grid((1, 1))
     proj = project(
         make_layer(np.array([[50.0]], "float32"), grid),
-        _fractions(grid, [[[1.0]]], ["forest"]),
+        make_fractions(grid, [[[1.0]]], ["forest"]),
         Scenario(growth="compound", horizons=(2040,)),
         saturation_stock=make_layer(np.array([[54.0]], "float32"), grid),
     )
@@ -60,7 +50,7 @@ def test_missing_saturation_data_is_flagged_not_silent():
     grid = make_grid((1, 2))
     proj = project(
         make_layer(np.array([[50.0, 50.0]], "float32"), grid),
-        _fractions(grid, [[[1.0, 1.0]]], ["cropland"]),
+        make_fractions(grid, [[[1.0, 1.0]]], ["cropland"]),
         Scenario(),
         saturation_stock=make_layer(np.array([[60.0, np.nan]], "float32"), grid),
     )
@@ -87,7 +77,7 @@ def test_hassink_concentration_and_model_checks():
 def test_rate_raster_applies_to_eligible_groups_only():
     grid = make_grid((1, 2))
     rate = make_layer(np.array([[0.01, 0.002]], "float32"), grid, units="yr-1")
-    frac = _fractions(grid, [[[1.0, 0.5]], [[0.0, 0.5]]], ["cropland", "excluded"])
+    frac = make_fractions(grid, [[[1.0, 0.5]], [[0.0, 0.5]]], ["cropland", "excluded"])
     proj = project(
         make_layer(np.array([[40.0, 40.0]], "float32"), grid),
         frac,
@@ -112,7 +102,7 @@ finite = st.floats(0, 400, allow_nan=False, width=32)
 )
 def test_cap_never_exceeded_and_no_negative_gains(s0, ssat, rate, share, growth):
     grid = make_grid((1, 1))
-    frac = _fractions(grid, [[[share]], [[1 - share]]], ["cropland", "excluded"])
+    frac = make_fractions(grid, [[[share]], [[1 - share]]], ["cropland", "excluded"])
     sc = Scenario(rate=rate, horizons=(2030, 2100), growth=growth, eligible=("cropland",))
     proj = project(
         make_layer(np.array([[s0]], "float32"), grid),

@@ -5,18 +5,7 @@ from hypothesis import strategies as st
 
 from soilmap.errors import ConfigError
 from soilmap.scenario import Scenario, project
-from soilmap.testing import make_grid, make_layer, raise_if_dask_computes
-
-
-def _fractions(grid, values, groups, chunks=None):
-    import xarray as xr
-
-    arr = xr.DataArray(
-        np.asarray(values, "float32"),
-        dims=("group", "y", "x"),
-        coords={"group": groups, "y": grid.ys(), "x": grid.xs()},
-    )
-    return arr.chunk({"y": chunks[0], "x": chunks[1]}) if chunks else arr
+from soilmap.testing import make_fractions, make_grid, make_layer, raise_if_dask_computes
 
 
 def test_linear_and_compound_gain_after_20_years():
@@ -33,7 +22,7 @@ def test_project_by_hand(chunks):
     grid = make_grid((2, 3))
     stock = make_layer(np.array([[50, 50, 50], [100, np.nan, 80]], "float32"), grid, chunks=chunks)
     # cropland / forest / excluded shares per cell
-    frac = _fractions(
+    frac = make_fractions(
         grid,
         [
             [[1, 0.6, 0], [0.5, 1, 0]],
@@ -41,7 +30,7 @@ def test_project_by_hand(chunks):
             [[0, 0, 1], [0, 0, 0]],
         ],
         ["cropland", "forest", "excluded"],
-        chunks,
+        chunks=chunks,
     )
     sc = Scenario(
         rate={"cropland": 0.004, "forest": 0.002},
@@ -86,7 +75,7 @@ finite = st.floats(0, 500, allow_nan=False, width=32)
 @given(s0=finite, rate=st.floats(0, 0.05), k=st.floats(0, 10), share=st.floats(0, 1))
 def test_linear_in_rate_and_stock_and_non_negative(s0, rate, k, share):
     grid = make_grid((1, 1))
-    frac = _fractions(grid, [[[share]], [[1 - share]]], ["cropland", "excluded"])
+    frac = make_fractions(grid, [[[share]], [[1 - share]]], ["cropland", "excluded"])
 
     def seq(stock, r):
         sc = Scenario(rate=r, horizons=(2050,), eligible=("cropland",))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from soilmap.cli.options import compress_option, duplicate_ids_option, regions_crs_option
 from soilmap.gsocseq import run_comparison
 
 
@@ -20,7 +21,7 @@ from soilmap.gsocseq import run_comparison
 )
 @click.option("--region-id", required=True, help="Field with a unique region id.")
 @click.option("--region-name", help="Field with the region name.")
-@click.option("--regions-crs", help="CRS of a regions file that has none (e.g. EPSG:4326).")
+@regions_crs_option
 @click.option(
     "--rate",
     type=float,
@@ -39,21 +40,8 @@ from soilmap.gsocseq import run_comparison
     help="Output folder.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
-@click.option(
-    "--compress",
-    type=click.Choice(["deflate", "zstd", "lzw"]),
-    default="deflate",
-    show_default=True,
-    help="Raster codec.",
-)
-@click.option(
-    "--duplicate-ids",
-    type=click.Choice(["error", "suffix", "dissolve"]),
-    default="error",
-    show_default=True,
-    help="Region ids that repeat: fail, make them unique (ID_1, ID_2 ...), or dissolve "
-    "the features of an id into one region.",
-)
+@compress_option()
+@duplicate_ids_option()
 @click.pass_context
 def command(
     ctx: click.Context,

@@ -8,6 +8,36 @@ import click
 
 from soilmap.pipeline import RunResult
 
+#: ``--regions-crs``: the CRS of a regions file that has none.
+regions_crs_option = click.option(
+    "--regions-crs", help="CRS of a regions file that has none (e.g. EPSG:4326)."
+)
+
+
+def duplicate_ids_option(default: str | None = "error"):
+    """``--duplicate-ids``; ``default=None`` lets a config file's value stand."""
+    return click.option(
+        "--duplicate-ids",
+        type=click.Choice(["error", "suffix", "dissolve"]),
+        default=default,
+        show_default=default is not None,
+        help="Region ids that repeat: fail, number the repeats (ID#2, ID#3 ...) or merge "
+        "their polygons into one region" + ("." if default is not None else " [default: error]."),
+    )
+
+
+def compress_option(default: str | None = "deflate"):
+    """``--compress``; ``default=None`` lets a config file's value stand."""
+    return click.option(
+        "--compress",
+        type=click.Choice(["deflate", "zstd", "lzw"]),
+        default=default,
+        show_default=default is not None,
+        help="Raster codec (with a predictor)"
+        + ("" if default is not None else " [default: deflate]")
+        + ".",
+    )
+
 
 def show_progress(ctx: click.Context) -> bool:
     """Progress bars only on a terminal, never with --quiet."""

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from soilmap.cli.options import report, show_progress
+from soilmap.cli.options import (
+    compress_option,
+    duplicate_ids_option,
+    regions_crs_option,
+    report,
+    show_progress,
+)
 from soilmap.config import (
     LandcoverConfig,
     OutputConfig,
@@ -165,12 +171,8 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
 @click.option("--region-id", help="Field with a unique region id.")
 @click.option("--region-name", help="Field with the region name.")
 @click.option("--regions-layer", help="Layer of a multi-layer vector file.")
-@click.option(
-    "--duplicate-ids",
-    type=click.Choice(["error", "suffix", "dissolve"]),
-    help="Region ids that repeat: fail (default), make them unique, or dissolve them.",
-)
-@click.option("--regions-crs", help="CRS of a regions file that has none (e.g. EPSG:4326).")
+@duplicate_ids_option(default=None)
+@regions_crs_option
 @click.option("--rate", type=float, help="Relative annual SOC growth [default: 0.004].")
 @click.option("--start-year", type=int, help="Year of the initial stock [default: 2020].")
 @click.option(
@@ -193,11 +195,7 @@ def build_config(config_path: Path | None, **o) -> RunConfig:
 @click.option("--scenario-name", help="Name of the scenario [default: 4p1000].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
-@click.option(
-    "--compress",
-    type=click.Choice(["deflate", "zstd", "lzw"]),
-    help="Raster codec [default: deflate].",
-)
+@compress_option(default=None)
 @click.option(
     "--scheduler",
     metavar="ADDRESS",

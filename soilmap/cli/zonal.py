@@ -12,6 +12,7 @@ import numpy as np
 import rioxarray
 import xarray as xr
 
+from soilmap.cli.options import duplicate_ids_option, regions_crs_option
 from soilmap.errors import InputError, OutputExistsError
 from soilmap.io.raster import open_raster, read_layout, tile_aligned_chunks
 from soilmap.io.staging import OutputStage
@@ -119,7 +120,7 @@ def _layer_names(paths: tuple[Path, ...]) -> list[str]:
 @click.option("--region-id", help="Field with a unique region id [default: the feature id].")
 @click.option("--region-name", help="Field with the region name.")
 @click.option("--regions-layer", help="Layer of a multi-layer vector file.")
-@click.option("--regions-crs", help="CRS of a regions file that has none (e.g. EPSG:4326).")
+@regions_crs_option
 @click.option(
     "--invalid",
     type=click.Choice(["repair", "error"]),
@@ -127,13 +128,7 @@ def _layer_names(paths: tuple[Path, ...]) -> list[str]:
     show_default=True,
     help="Invalid region geometries: repair (and report) or fail.",
 )
-@click.option(
-    "--duplicate-ids",
-    type=click.Choice(["error", "suffix", "dissolve"]),
-    default="error",
-    show_default=True,
-    help="Repeated region ids: fail, number them (#2, #3 ...) or merge their polygons.",
-)
+@duplicate_ids_option()
 @click.option(
     "--landuse",
     type=click.Path(path_type=Path),

@@ -263,8 +263,8 @@ def run_comparison(
     names += [f"{TABLE}.gpkg", f"{TABLE}.csv", f"{TABLE}.csvt", "run.json"]
     tags = {"rate": rate, "period_years": period_years, "source": "FAO GSOCseq"}
     with OutputStage(out_dir, names, overwrite=overwrite) as stage:
-        # Each stage_geotiff Delayed currently re-reads the blocks its map needs (see
-        # test_every_input_block_is_read_once); everything else shares one read.
+        # Maps, zonal sums, totals, identities and counts share one read of every block
+        # (see test_every_input_block_is_read_once).
         writes = {
             stem: stage_geotiff(
                 da,
