@@ -135,9 +135,18 @@ def uniform_fractions(like: xr.DataArray) -> xr.DataArray:
 
 
 def _dominant_block(frac: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    known = np.nansum(frac, axis=0) > 0
-    idx = np.nan_to_num(frac, nan=0.0).argmax(axis=0)
-    return np.where(known, codes[idx], NODATA_CODE).astype("uint8")
+    # A running maximum over the groups: one pass per group plane, where an argmax
+    # over the first axis of a NaN-cleaned copy costs several passes more.  NaN
+    # fractions count as 0: a comparison with NaN is False.
+    best = np.where(frac[0] > 0, frac[0], np.float32(0))
+    idx = np.zeros(best.shape, "uint8")
+    for g in range(1, frac.shape[0]):
+        better = frac[g] > best
+        np.copyto(best, frac[g], where=better)
+        np.copyto(idx, np.uint8(g), where=better)
+    out = codes.astype("uint8")[idx]
+    out[best <= 0] = NODATA_CODE  # no group with a positive share: no known land use
+    return out
 
 
 def dominant_group(fractions: xr.DataArray, codes: dict[str, int]) -> xr.DataArray:

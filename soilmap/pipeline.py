@@ -14,10 +14,12 @@ import os
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import dask
 import dask.array as dsa
 import geopandas as gpd
 import numpy as np
@@ -55,6 +57,7 @@ from soilmap.socinputs import SocInputs, open_soc
 from soilmap.styles import continuous_style, paletted_style, style_path_for, write_qml
 from soilmap.tables import zonal_table, zonal_units
 from soilmap.zonal import (
+    ZonalSums,
     region_areas_ha,
     regions_on_grid,
     zonal_sums,
@@ -101,6 +104,7 @@ class Plan:
     group_codes: dict[str, int]
     assumptions: list[str] = field(default_factory=list)
     soc: SocInputs | None = None
+    projection_stock: dict[str, str] = field(default_factory=dict)
 
     def zonal(self, window: tuple[int, int, int, int] | None = None) -> Any:
         """Lazy zonal sums (a Delayed computing to :class:`~soilmap.zonal.ZonalSums`).
@@ -112,8 +116,14 @@ class Plan:
         layers = {"soc_stock": self.stock}
         if self.soc is not None and self.soc.lower is not None:
             layers.update(soc_stock_lower=self.soc.lower, soc_stock_upper=self.soc.upper)
+        derived: dict[str, tuple[str, np.ndarray]] = {}
         for name, proj in self.projections.items():
-            layers.update({f"{name}|{k}": v for k, v in proj.by_group.items()})
+            for k, v in proj.by_group.items():
+                if k in proj.stock_multiples:
+                    # coefficient_g × stock: its totals are the stock's, scaled per group.
+                    derived[f"{name}|{k}"] = (self.projection_stock[name], proj.stock_multiples[k])
+                else:
+                    layers[f"{name}|{k}"] = v
         fractions, area, grid = self.fractions, self.area_ha, self.grid
         if window is not None:
             r0, r1, c0, c1 = window
@@ -127,7 +137,8 @@ class Plan:
                 (r1 - r0, c1 - c0),
             )
         # Minima and maxima only where they mean something per cell: the stock.
-        return zonal_sums(fractions, area, layers, self.regions, grid, minmax=("soc_stock",))
+        sums = zonal_sums(fractions, area, layers, self.regions, grid, minmax=("soc_stock",))
+        return dask.delayed(ZonalSums.with_multiples, pure=True)(sums, derived) if derived else sums
 
 
 @dataclass
@@ -250,6 +261,7 @@ def _plan(config: RunConfig) -> Plan:
     if table is not None:
         layers["landuse"] = dominant_group(fractions, codes)
     projections: dict[str, Projection] = {}
+    projection_stock: dict[str, str] = {}
     several = len(config.scenarios) > 1
     for sc in config.scenarios:
         rate = rate_raster(sc, chunks, grid) if sc.rate_raster is not None else None
@@ -263,6 +275,7 @@ def _plan(config: RunConfig) -> Plan:
         for suffix, s0 in (("", stock), *((f"_{b}", lay) for b, lay in bounds.items())):
             proj = project(s0, fractions, sc, rate_raster=rate, saturation_stock=cap)
             projections[f"{sc.name}{suffix}"] = proj
+            projection_stock[f"{sc.name}{suffix}"] = f"soc_stock{suffix}"
             layers.update(
                 {
                     f"{prefix}{k}{suffix}": v
@@ -284,6 +297,7 @@ def _plan(config: RunConfig) -> Plan:
         group_codes=codes,
         assumptions=assumptions,
         soc=soc,
+        projection_stock=projection_stock,
     )
 
 
@@ -354,16 +368,16 @@ def _compute_windows(
     chunks (raster blocks, zonal partial sums, style ranges, cleaning counts) is
     computed together and released before the next window, so memory is bounded
     by the window, not by the raster, and every input block is still read once.
+    Two windows are in flight at a time, so the cores stay busy while one window's
+    last chunk finishes and the next window's graph is built.
     """
     threads = os.cpu_count() or 1
     windows = _windows(p.stock.chunks, per_window=2 * threads)
     masks = p.soc.count_masks if p.soc is not None else {}
-    sums = None
-    lo: dict[str, float] = {}
-    hi: dict[str, float] = {}
-    counts: dict[str, int] = dict.fromkeys(masks, 0)
     styled = [s for s in p.layers if s not in ("landuse", "landuse_fractions")]
-    for n, (r0, r1, c0, c1) in enumerate(windows, start=1):
+
+    def one(window: tuple[int, int, int, int]) -> tuple:
+        r0, r1, c0, c1 = window
         sel = {"y": slice(r0, r1), "x": slice(c0, c1)}
         stores = [
             t.store(
@@ -382,19 +396,43 @@ def _compute_windows(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
             _, r_v, z_v, c_v = compute.compute(
-                stores, ranges, p.zonal((r0, r1, c0, c1)), window_counts, progress=False
+                stores, ranges, p.zonal(window), window_counts, progress=False
             )
-        sums = z_v if sums is None else sums.combine(z_v)
-        for s, (a, b) in r_v.items():
-            lo[s] = float(np.fmin(lo.get(s, np.nan), a))
-            hi[s] = float(np.fmax(hi.get(s, np.nan), b))
-        for k, v in c_v.items():
-            counts[k] += int(v)
-        if show:
-            print(f"\rsoilmap: {n}/{len(windows)} windows", end="", file=sys.stderr, flush=True)
+        return r_v, z_v, c_v
+
+    sums = None
+    lo: dict[str, float] = {}
+    hi: dict[str, float] = {}
+    counts: dict[str, int] = dict.fromkeys(masks, 0)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-window") as pool:
+        pending = [pool.submit(one, w) for w in windows[:2]]
+        for n in range(1, len(windows) + 1):
+            r_v, z_v, c_v = pending.pop(0).result()
+            if n + 1 < len(windows):
+                pending.append(pool.submit(one, windows[n + 1]))
+            sums = z_v if sums is None else sums.combine(z_v)
+            for s, (a, b) in r_v.items():
+                lo[s] = float(np.fmin(lo.get(s, np.nan), a))
+                hi[s] = float(np.fmax(hi.get(s, np.nan), b))
+            for k, v in c_v.items():
+                counts[k] += int(v)
+            if show:
+                print(f"\rsoilmap: {n}/{len(windows)} windows", end="", file=sys.stderr, flush=True)
     if show:
         print(file=sys.stderr)
     return sums, {s: (lo[s], hi[s]) for s in styled}, counts
+
+
+def _finish_all(targets: dict[str, ScratchRaster]) -> dict[str, Path]:
+    """Turn every scratch file into its COG, two at a time, largest first.
+
+    GDAL's COG driver keeps about 1.3 of 2 cores busy on one file (reading and the
+    overviews are sequential); a second file in parallel fills the gap.
+    """
+    order = sorted(targets, key=lambda s: -targets[s].bands * np.dtype(targets[s].dtype).itemsize)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-cog") as pool:
+        done = {s: pool.submit(targets[s].finish) for s in order}
+        return {s: done[s].result() for s in targets}
 
 
 #: Cells per chunk when neither chunks nor a memory limit are given: with per-group
@@ -477,7 +515,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
         show = sys.stderr.isatty() if progress is None else progress
         try:
             sums, ranges_v, counts_v = _compute_windows(p, targets, compute, stage, show)
-            written = {stem: t.finish() for stem, t in targets.items()}
+            written = _finish_all(targets)
         except RasterioError as exc:
             # A block that GDAL cannot decode shows up only when it is read.
             raise InputError(

@@ -8,6 +8,12 @@ Quantities are computed per hectare *of each land-use group* (dims ``group, y, x
 and reported per hectare *of cell* as ``Σ_g fraction_g × value_g``: a cell that is
 60 % cropland gains 60 % of a cropland hectare's gain.  Zonal totals use the
 per-group layers, so caps and rate rasters are exact in the tables too.
+
+Without a cap or a rate raster every per-group layer is a constant multiple of the
+initial stock (``rate_g × s0``, ``rate_g × years × s0`` …): :attr:`Projection.stock_multiples`
+then lists those constants, so zonal totals come from the stock's own totals and
+cell maps from one weighted sum of the group fractions, instead of per-group layers
+that would cost a pass over every group for every quantity.
 """
 
 from __future__ import annotations
@@ -291,10 +297,16 @@ class Projection:
         ``gain_<year>`` and, with a cap, ``at_saturation`` (1 where the initial stock
         is at or above saturation, else 0) and ``no_saturation_data`` (1 where a stock
         exists but the saturation stock does not) — what zonal totals are made of.
+    stock_multiples : dict of str to numpy.ndarray
+        For the ``by_group`` layers that are exactly ``coefficient[g] × initial stock``
+        (no cap, no rate raster): the coefficients per group, in the order of the
+        ``group`` dimension (``sequestration``: yr-1; ``gain_<year>``: dimensionless).
+        Empty when the layers depend on the cell otherwise.
     """
 
     cell: dict[str, xr.DataArray]
     by_group: dict[str, xr.DataArray]
+    stock_multiples: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _group_rates(
@@ -363,17 +375,35 @@ def project(
     def capped(gain: xr.DataArray) -> xr.DataArray:
         return gain if headroom is None else np.minimum(gain, headroom)
 
+    # Rates that are one number per group (no rate raster) and no cap: every
+    # per-group layer is coefficient_g × s0, so a cell's value is s0 × Σ_g f_g coef_g.
+    scalar = rate_raster is None and headroom is None
+    multiples: dict[str, np.ndarray] = {}
+    # The coefficients in float64 from the scenario's own numbers (the per-group
+    # layers round the rates to float32 first).
+    groups = [str(g) for g in fractions["group"].values]
+    r64 = np.array([scenario.rate_for(g) for g in groups] if scalar else [], "float64")
+
     def cell(by_group: xr.DataArray) -> xr.DataArray:
         return (fractions * by_group).sum("group").where(np.isfinite(s0))
+
+    def stock_times(coef: np.ndarray) -> xr.DataArray:
+        c = xr.DataArray(coef.astype("float32"), dims="group", coords={"group": fractions["group"]})
+        return ((fractions * c).sum("group") * s0).where(np.isfinite(s0))
 
     name, hist = scenario.name, stock
     by_group: dict[str, xr.DataArray] = {}
     out: dict[str, xr.DataArray] = {}
     seq_g = capped(rates * s0).astype("float32")
     by_group["sequestration"] = seq_g
+    if scalar:
+        multiples["sequestration"] = r64
+        seq_cell = stock_times(r64)
+    else:
+        seq_cell = cell(seq_g)
     cap_note = " (capped at saturation)" if headroom is not None else ""
     out["sequestration_rate"] = with_units(
-        cell(seq_g).astype("float32"),
+        seq_cell.astype("float32"),
         CANONICAL["stock_rate"],
         long_name=f"annual SOC sequestration ({name})",
         step=f"project({name}): first-year rate x initial stock{cap_note}",
@@ -388,11 +418,20 @@ def project(
     )
     for year in scenario.horizons:
         n = year - scenario.start_year
-        factor = rates * n if scenario.growth == "linear" else (1 + rates) ** n - 1
+        # expm1/log1p: (1 + r)^n - 1 in float32 would cancel to ~1e-5 relative error.
+        factor = rates * n if scenario.growth == "linear" else np.expm1(n * np.log1p(rates))
         gain_g = capped(factor * s0).astype("float32")
         by_group[f"gain_{year}"] = gain_g
+        if not scalar:
+            gain_cell = cell(gain_g)
+        elif scenario.growth == "linear":
+            multiples[f"gain_{year}"] = r64 * n
+            gain_cell = seq_cell * np.float32(n)  # one weighted sum serves every horizon
+        else:
+            multiples[f"gain_{year}"] = np.expm1(n * np.log1p(r64))
+            gain_cell = stock_times(multiples[f"gain_{year}"])
         out[f"gain_{year}"] = with_units(
-            cell(gain_g).astype("float32"),
+            gain_cell.astype("float32"),
             CANONICAL["stock"],
             long_name=f"SOC gain {scenario.start_year}-{year} ({name}, {scenario.growth})",
             step=f"project({name}): gain by {year} ({scenario.growth}){cap_note}",
@@ -429,4 +468,4 @@ def project(
         # xr.where and reductions over "group" can drop the spatial_ref coordinate.
         if crs is not None and layer.rio.crs is None:
             out[key] = layer.rio.write_crs(crs)
-    return Projection(cell=out, by_group=by_group)
+    return Projection(cell=out, by_group=by_group, stock_multiples=multiples)

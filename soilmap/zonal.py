@@ -113,6 +113,41 @@ class ZonalSums:
             extent_ha=pick(self.extent_ha, other.extent_ha, np.add),
         )
 
+    def with_multiples(self, derived: Mapping[str, tuple[str, np.ndarray]]) -> ZonalSums:
+        """These sums plus layers that are a constant per group times another layer.
+
+        Parameters
+        ----------
+        derived : mapping of str to (str, numpy.ndarray)
+            New layer name → (existing layer, coefficient per group in the order of
+            :attr:`groups`): the new layer is ``coefficient[g] × layer`` in every cell
+            of group ``g``, so its sums are the layer's sums times the coefficient.
+            Minima and maxima of the new layers are not computed (NaN).
+        """
+        if not derived:
+            return self
+        names = list(self.layers)
+        cols = []
+        for name, (source, coef) in derived.items():
+            k = names.index(source)
+            cols.append(self.values[:, :, 1 + k] * np.asarray(coef, "float64")[None, :])
+            names.append(name)
+        values = np.concatenate([self.values, np.stack(cols, axis=-1)], axis=-1)
+
+        def pad(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            return np.concatenate([a, np.full((*a.shape[:2], len(cols)), np.nan)], axis=-1)
+
+        return ZonalSums(
+            values=values,
+            groups=self.groups,
+            layers=tuple(names),
+            mins=pad(self.mins),
+            maxs=pad(self.maxs),
+            extent_ha=self.extent_ha,
+        )
+
     def frame(
         self, regions: pd.DataFrame, *, stats: Sequence[str] = ("sum", "mean", "min", "max")
     ) -> pd.DataFrame:

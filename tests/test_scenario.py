@@ -89,3 +89,59 @@ def test_linear_in_rate_and_stock_and_non_negative(s0, rate, k, share):
     if rate * k < 1:
         assert seq(s0, rate * k)[0] == pytest.approx(k * base, rel=1e-4, abs=1e-5)
     assert seq(s0 * k, rate)[0] == pytest.approx(k * base, rel=1e-4, abs=1e-5)
+
+
+def _three_groups(chunks):
+    grid = make_grid((2, 3))
+    stock = make_layer(np.array([[50, 50, 50], [100, np.nan, 80]], "float32"), grid, chunks=chunks)
+    frac = make_fractions(
+        grid,
+        [
+            [[1, 0.6, 0], [0.5, 1, 0]],
+            [[0, 0.4, 0], [0.5, 0, 0]],
+            [[0, 0, 1], [0, 0, 0]],
+        ],
+        ["cropland", "forest", "excluded"],
+        chunks=chunks,
+    )
+    return grid, stock, frac
+
+
+@pytest.mark.parametrize("growth", ["linear", "compound"])
+@pytest.mark.parametrize("chunks", [None, (1, 2)])
+def test_stock_multiples_are_the_per_group_layers(growth, chunks):
+    _grid, stock, frac = _three_groups(chunks)
+    sc = Scenario(
+        rate={"cropland": 0.004, "forest": 0.002},
+        start_year=2020,
+        horizons=(2030, 2050),
+        eligible=("cropland", "forest"),
+        growth=growth,
+    )
+    with raise_if_dask_computes():
+        proj = project(stock, frac, sc)
+    m = proj.stock_multiples
+    np.testing.assert_array_equal(m["sequestration"], [0.004, 0.002, 0.0])
+    if growth == "linear":
+        np.testing.assert_allclose(m["gain_2050"], [0.12, 0.06, 0.0], rtol=1e-15)
+    else:
+        np.testing.assert_allclose(m["gain_2030"], [1.004**10 - 1, 1.002**10 - 1, 0.0], rtol=1e-14)
+    s0 = stock.values.copy()
+    s0[1, 2] = np.nan  # no land use there: not projected
+    for key, coef in m.items():
+        # The per-group layer itself is coefficient x stock (float32 layers).
+        layer = proj.by_group[key].values
+        np.testing.assert_allclose(layer, coef[:, None, None] * s0[None], rtol=2e-7)
+    for key, cell in (("sequestration", "sequestration_rate"), ("gain_2050", "gain_2050")):
+        # The cell map from the multiples equals Σ_g f_g × layer_g, the general route.
+        general = (frac * proj.by_group[key]).sum("group").where(np.isfinite(s0)).values
+        np.testing.assert_allclose(proj.cell[cell].values, general, rtol=3e-7)
+
+
+def test_no_stock_multiples_with_a_cap_or_a_rate_raster():
+    grid, stock, frac = _three_groups(None)
+    sc = Scenario(start_year=2020, horizons=(2030,), eligible=("cropland", "forest"))
+    cap = make_layer(np.full(grid.shape, 60.0, "float32"), grid)
+    assert project(stock, frac, sc, saturation_stock=cap).stock_multiples == {}
+    rate = make_layer(np.full(grid.shape, 0.004, "float32"), grid, units="yr-1")
+    assert project(stock, frac, sc, rate_raster=rate).stock_multiples == {}

@@ -120,3 +120,29 @@ def test_manifest_lists_every_scenario(multi):
     assert names == ["p4", "crop6"]
     sat = result.manifest["parameters"]["scenarios"][1]["saturation"]
     assert sat["intercept"] == 4.09 and "Hassink" in sat["reference"]
+
+
+def test_zonal_from_stock_multiples_equals_per_group_layers(sample_copy):
+    """Totals derived from the stock's (scalar rates, no cap) equal the general route."""
+    from soilmap.pipeline import plan
+    from soilmap.zonal import zonal_sums
+
+    text = (sample_copy / "tigray.toml").read_text()
+    head = text.split("[scenario]")[0]
+    tail = "[output]" + text.split("[output]")[1]
+    first = SCENARIOS.split('[[scenario]]\nname = "crop6"')[0]
+    (sample_copy / "p.toml").write_text(head + first + tail)
+    p = plan(load_config(sample_copy / "p.toml"))
+    proj = p.projections["p4"]
+    assert set(proj.stock_multiples) == {"sequestration", "gain_2030", "gain_2050"}
+    derived = p.zonal().compute()
+    layers = {"soc_stock": p.stock, **{f"p4|{k}": v for k, v in proj.by_group.items()}}
+    general = zonal_sums(
+        p.fractions, p.area_ha, layers, p.regions, p.grid, minmax=("soc_stock",)
+    ).compute()
+    for name in layers:
+        a = derived.values[..., 1 + derived.layers.index(name)]
+        b = general.values[..., 1 + general.layers.index(name)]
+        # float32 per-group layers (rate rounded to float32) vs exact coefficients.
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(derived.values[..., 0], general.values[..., 0])

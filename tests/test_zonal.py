@@ -23,6 +23,7 @@ from soilmap.io.vector import read_regions, write_csv, write_gpkg, write_parquet
 from soilmap.landuse import uniform_fractions
 from soilmap.testing import make_grid, make_layer, raise_if_dask_computes, write_raster
 from soilmap.zonal import (
+    ZonalSums,
     _coverage_spans,
     per_hectare_total_unit,
     regions_on_grid,
@@ -407,3 +408,16 @@ def test_zonal_command_errors(tmp_path, cli):
     r = CliRunner().invoke(cli, ["zonal", str(nounit), *base[:2], "--out", str(tmp_path / "z.txt")])
     assert r.exit_code == 1 and ".gpkg, .csv or .parquet" in r.output
     assert not (tmp_path / "z.gpkg").exists()
+
+
+def test_with_multiples_scales_a_layer_per_group():
+    # 2 regions x 2 groups; hectares, then Σ soc x ha.
+    values = np.array([[[10.0, 500.0], [5.0, 100.0]], [[2.0, 80.0], [0.0, 0.0]]])
+    mins = np.array([[[40.0], [20.0]], [[40.0], [np.nan]]])
+    sums = ZonalSums(values, ("crop", "forest"), ("soc",), mins=mins, maxs=mins + 10)
+    out = sums.with_multiples({"seq": ("soc", np.array([0.004, 0.002]))})
+    assert out.layers == ("soc", "seq")
+    np.testing.assert_allclose(out.values[..., 2], [[2.0, 0.2], [0.32, 0.0]], rtol=1e-15)
+    np.testing.assert_array_equal(out.values[..., :2], values)
+    assert np.isnan(out.mins[..., 1]).all() and np.isnan(out.maxs[..., 1]).all()
+    assert sums.with_multiples({}) is sums
