@@ -31,10 +31,10 @@ Measurements per size, each in its own subprocess:
   shape, dtype, codec (DEFLATE level 6 + predictor, 512 tiles), as tiled GeoTIFFs, with
   GDAL's multi-threaded encoder; no computation, no overviews;
 * ``floor_cog`` (**I/O floor B**): the same reads, block writes into uncompressed tiled
-  scratch GeoTIFFs, then ``rasterio.shutil.copy(driver="COG")`` with soilmap's COG options
-  (DEFLATE-6, predictor, overviews, average/mode resampling, ALL_CPUS), two files at a
-  time like soilmap, i.e. the cheapest plain-GDAL path to soilmap's actual product
-  (COGs with overviews).
+  band-interleaved scratch GeoTIFFs, overviews built into them band by band, then
+  ``rasterio.shutil.copy(driver="COG")`` with soilmap's COG options (DEFLATE-6,
+  predictor, average/mode overviews, ALL_CPUS), two files at a time like soilmap, i.e.
+  the cheapest plain-GDAL path we know to soilmap's actual product (COGs with overviews).
 
 Wall time, CPU time (user + sys of the process and its waited-for children, from
 ``os.wait4``), peak RSS (largest sum over the process tree, sampled with psutil every
@@ -515,6 +515,7 @@ def floor_child(spec_path: str) -> None:
     """
     import rasterio
     import rasterio.shutil
+    from rasterio.enums import Resampling
     from rasterio.windows import Window
 
     spec = json.loads(Path(spec_path).read_text())
@@ -542,7 +543,7 @@ def floor_child(spec_path: str) -> None:
                 "num_threads": "all_cpus",
             }
             if cog:
-                prof.update(compress="none", sparse_ok=True)
+                prof.update(compress="none", sparse_ok=True, interleave="band")
                 prof.pop("predictor", None)
                 prof.pop("zlevel", None)
             else:
@@ -582,6 +583,14 @@ def floor_child(spec_path: str) -> None:
                 tmp = out_dir / f"out_{i:02d}.blocks.tif"
                 mode = o["dtype"] == "uint8"
                 with rasterio.Env(**env):
+                    # Overviews in the uncompressed scratch, band by band, then the COG
+                    # driver only encodes: the cheapest GDAL path (as soilmap does).
+                    levels = [2**k for k in range(1, _overview_count(max(n_rows, n_cols)) + 1)]
+                    if levels:
+                        with rasterio.open(tmp, "r+") as scratch:
+                            scratch.build_overviews(
+                                levels, Resampling.mode if mode else Resampling.average
+                            )
                     rasterio.shutil.copy(
                         tmp,
                         out_dir / f"out_{i:02d}.tif",
@@ -591,7 +600,6 @@ def floor_child(spec_path: str) -> None:
                         predictor="YES",
                         blocksize=BLOCK,
                         overviews="AUTO",
-                        overview_count=_overview_count(max(n_rows, n_cols)),
                         overview_resampling="MODE" if mode else "AVERAGE",
                         resampling="MODE" if mode else "AVERAGE",
                         num_threads="ALL_CPUS",
@@ -938,25 +946,36 @@ MD_HEADER = (
 def rss_guard(cells: int, args: argparse.Namespace) -> dict:
     """Whether soilmap's projected peak RSS at ``cells`` exceeds ``--max-rss-gb``.
 
-    The projection scales the peak RSS of the largest smaller size measured earlier
-    (``scale_*.json`` in ``--out``) linearly with the cell count: the measured
-    memory grows with the raster, not with the chunk size (see the results).
+    The projection extends the peak RSS of the two largest smaller sizes measured
+    earlier (``scale_<cells>.json`` in ``--out``) linearly in the cell count (memory
+    that stays flat with size projects flat); with one earlier size it scales that
+    size's peak in proportion, the cautious guess.
     """
+    import re
+
     import psutil
 
     limit = args.max_rss_gb or 0.75 * psutil.virtual_memory().total / 2**30
-    best = None
+    known = []
     for f in args.out.glob("scale_*.json"):
+        if not re.fullmatch(r"scale_1e\d\d\.json", f.name):
+            continue
         try:
             d = json.loads(f.read_text())
             r = d["measurements"][d["main"]]
         except (KeyError, TypeError, ValueError):
             continue
-        if d["cells"] < cells and (best is None or d["cells"] > best[0]):
-            best = (d["cells"], r["peak_rss_tree_mb"] / 1024, d["soilmap_outputs"], f.name)
-    if best is None or args.max_rss_gb == 0:
+        if d["cells"] < cells:
+            known.append((d["cells"], r["peak_rss_tree_mb"] / 1024, d["soilmap_outputs"], f.name))
+    if not known or args.max_rss_gb == 0:
         return {"skip": False, "reason": None}
-    projected = best[1] * cells / best[0]
+    known.sort()
+    best = known[-1]
+    if len(known) > 1:
+        (c0, m0, *_), (c1, m1, *_) = known[-2], known[-1]
+        projected = m1 + max(0.0, (m1 - m0) / (c1 - c0)) * (cells - c1)
+    else:
+        projected = best[1] * cells / best[0]
     if projected <= limit:
         return {"skip": False, "reason": None}
     return {

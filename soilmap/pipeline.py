@@ -404,7 +404,13 @@ def _compute_windows(
     lo: dict[str, float] = {}
     hi: dict[str, float] = {}
     counts: dict[str, int] = dict.fromkeys(masks, 0)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-window") as pool:
+    # dask's threaded scheduler gives a pool of cores + 4 threads to a compute called
+    # from a thread other than the main one: name the count, or 2 windows oversubscribe.
+    per_window = threads
+    with (
+        dask.config.set(num_workers=per_window),
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-window") as pool,
+    ):
         pending = [pool.submit(one, w) for w in windows[:2]]
         for n in range(1, len(windows) + 1):
             r_v, z_v, c_v = pending.pop(0).result()

@@ -28,6 +28,7 @@ import rasterio
 import rasterio.shutil
 import rioxarray
 import xarray as xr
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioError, RasterioIOError
 from rasterio.windows import Window
 
@@ -331,8 +332,18 @@ def _fill_nodata(block: np.ndarray, nodata: float, dtype: str) -> np.ndarray:
 
 
 def _finish_cog(tmp: Path, dst: Path, profile: Mapping[str, Any], _stored: Any) -> Path:
+    opts = dict(profile)
+    levels = [2**i for i in range(1, opts.pop("overview_count") + 1)]
     with gdal_env():
-        rasterio.shutil.copy(tmp, dst, driver="COG", **profile)
+        if levels:
+            # Overviews first, into the uncompressed band-interleaved scratch file, one
+            # band at a time; the COG driver then only encodes (OVERVIEWS=AUTO takes
+            # the source's).  Left to the COG driver, a multi-band file's overviews go
+            # through a compressed temporary file that a 256 MB block cache re-decodes
+            # again and again: 7 bands of 1e8 cells took 6 minutes instead of 40 s.
+            with rasterio.open(tmp, "r+") as scratch:
+                scratch.build_overviews(levels, Resampling[opts["overview_resampling"].lower()])
+        rasterio.shutil.copy(tmp, dst, driver="COG", **opts)
     tmp.unlink()
     return dst
 
@@ -420,6 +431,8 @@ def create_scratch(
         "compress": "none",
         "bigtiff": "IF_SAFER",
         "sparse_ok": True,
+        # One band per tile, so overviews are built band by band (see _finish_cog).
+        "interleave": "band",
     }
     all_tags = {
         "units": units,
