@@ -406,9 +406,8 @@ def _compute_windows(
     counts: dict[str, int] = dict.fromkeys(masks, 0)
     # dask's threaded scheduler gives a pool of cores + 4 threads to a compute called
     # from a thread other than the main one: name the count, or 2 windows oversubscribe.
-    per_window = threads
     with (
-        dask.config.set(num_workers=per_window),
+        dask.config.set(num_workers=threads),
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-window") as pool,
     ):
         pending = [pool.submit(one, w) for w in windows[:2]]

@@ -17,11 +17,10 @@ def test_linear_and_compound_gain_after_20_years():
     assert lin.gain_factor("excluded", 2040) == 0.0
 
 
-@pytest.mark.parametrize("chunks", [None, (1, 2), (2, 3)])
-def test_project_by_hand(chunks):
+def _three_groups(chunks):
+    """A 2 x 3 stock and its cropland / forest / excluded shares per cell."""
     grid = make_grid((2, 3))
     stock = make_layer(np.array([[50, 50, 50], [100, np.nan, 80]], "float32"), grid, chunks=chunks)
-    # cropland / forest / excluded shares per cell
     frac = make_fractions(
         grid,
         [
@@ -32,6 +31,12 @@ def test_project_by_hand(chunks):
         ["cropland", "forest", "excluded"],
         chunks=chunks,
     )
+    return grid, stock, frac
+
+
+@pytest.mark.parametrize("chunks", [None, (1, 2), (2, 3)])
+def test_project_by_hand(chunks):
+    _grid, stock, frac = _three_groups(chunks)
     sc = Scenario(
         rate={"cropland": 0.004, "forest": 0.002},
         start_year=2020,
@@ -89,22 +94,6 @@ def test_linear_in_rate_and_stock_and_non_negative(s0, rate, k, share):
     if rate * k < 1:
         assert seq(s0, rate * k)[0] == pytest.approx(k * base, rel=1e-4, abs=1e-5)
     assert seq(s0 * k, rate)[0] == pytest.approx(k * base, rel=1e-4, abs=1e-5)
-
-
-def _three_groups(chunks):
-    grid = make_grid((2, 3))
-    stock = make_layer(np.array([[50, 50, 50], [100, np.nan, 80]], "float32"), grid, chunks=chunks)
-    frac = make_fractions(
-        grid,
-        [
-            [[1, 0.6, 0], [0.5, 1, 0]],
-            [[0, 0.4, 0], [0.5, 0, 0]],
-            [[0, 0, 1], [0, 0, 0]],
-        ],
-        ["cropland", "forest", "excluded"],
-        chunks=chunks,
-    )
-    return grid, stock, frac
 
 
 @pytest.mark.parametrize("growth", ["linear", "compound"])
