@@ -4,6 +4,9 @@ Land use is carried as ``fractions``: dims ``("group", "y", "x")``, the share (0
 of each cell's area in each land-use group.  Their sum over groups is the share of
 the cell whose land cover is known.  A class raster on the reference grid gives
 0/1 fractions; a raster on another grid is aggregated by :mod:`soilmap.regrid`.
+0/1 fractions also come as a ``group index`` (each cell's group, -1 for none),
+which lets the dominant group, scalar-rate cell maps and zonal sums work with one
+lookup per cell instead of one pass per group.
 """
 
 from __future__ import annotations
@@ -19,13 +22,24 @@ from soilmap.errors import UnknownClassError
 from soilmap.grid import Grid, check_same_grid
 from soilmap.meta import append_history
 
-__all__ = ["ALL_LAND", "dominant_group", "fractions_from_classes", "uniform_fractions"]
+__all__ = [
+    "ALL_LAND",
+    "check_index_matches",
+    "dominant_group",
+    "fractions_from_classes",
+    "fractions_from_index",
+    "group_index_from_classes",
+    "index_lookup",
+    "uniform_fractions",
+]
 
 #: Code of a cell with no land-use information in ``landuse.tif``.
 NODATA_CODE = 255
 
 
-def _one_hot(block: np.ndarray, indexer: GroupIndexer, table_desc: str, source: str) -> np.ndarray:
+def _group_index_block(
+    block: np.ndarray, indexer: GroupIndexer, table_desc: str, source: str, dtype: str
+) -> np.ndarray:
     idx = indexer(block)
     unknown = idx == LUT_UNKNOWN
     if unknown.any():
@@ -36,10 +50,125 @@ def _one_hot(block: np.ndarray, indexer: GroupIndexer, table_desc: str, source: 
             "`soilmap schemes NAME`) or treat them as excluded (unknown = 'excluded' under "
             "[landcover], or --unknown-classes excluded)."
         )
-    n_groups = len(indexer.groups)
+    return idx.astype(dtype, copy=False)
+
+
+def _one_hot(idx: np.ndarray, n_groups: int) -> np.ndarray:
     out = np.zeros((n_groups, *idx.shape), dtype="float32")
     for g in range(n_groups):
         out[g] = idx == g
+    return out
+
+
+def group_index_from_classes(
+    classes: xr.DataArray,
+    table: ClassTable,
+    *,
+    reference: Grid | None = None,
+    unknown: Literal["error", "excluded"] = "error",
+) -> xr.DataArray:
+    """The land-use group of each cell of a class raster on the reference grid, lazily.
+
+    On its own grid a class raster puts every cell wholly in one group: this index
+    says which, and :func:`fractions_from_index` turns it into the 0/1 fractions.
+    Consumers that know the fractions are 0/1 (the dominant group, scalar-rate
+    projections, zonal sums) use the index directly, with one lookup per cell
+    instead of one pass per group.
+
+    Parameters
+    ----------
+    classes : xarray.DataArray
+        Integer class codes, dims ``("y", "x")``.
+    table : ClassTable
+        Code → group table.
+    reference : Grid, optional
+        Grid the result must be on (checked).
+    unknown : {"error", "excluded"}
+        What to do with codes the table does not list.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``("y", "x")``, int8 (int16 past 127 groups): the position of the
+        cell's group in ``attrs["groups"]``, or -1 where the land use is unknown
+        (the file's or the table's nodata).  Codes missing from the table raise
+        :class:`~soilmap.errors.UnknownClassError` when their block is computed.
+    """
+    source = str(classes.attrs.get("source", classes.name))
+    if reference is not None:
+        check_same_grid(
+            reference,
+            Grid.from_dataarray(classes, what=f"land cover {source!r}"),
+            what=f"land cover {source!r}",
+            reference_name="the SOC grid",
+        )
+    indexer = table.code_to_group_index(unknown)
+    file_nodata = classes.attrs.get("nodata")
+    lut = indexer.lut
+    if (
+        file_nodata is not None
+        and 0 <= int(file_nodata) < len(lut)
+        and int(file_nodata) not in table.codes
+    ):
+        # The file's own nodata value is no data, never a class (nor an unknown
+        # code counted as excluded), unless the table lists it as a class.
+        lut = lut.copy()
+        lut[int(file_nodata)] = LUT_NODATA
+        indexer = GroupIndexer(lut=lut, groups=indexer.groups, fill=indexer.fill)
+    groups = indexer.groups
+    dtype = "int8" if len(groups) < 128 else "int16"
+    data = classes.data
+    if not isinstance(data, dsa.Array):
+        data = dsa.from_array(np.asarray(data), chunks=data.shape)
+    desc = f"{table.name!r} ({table.source})"
+    idx = data.map_blocks(_group_index_block, indexer, desc, source, dtype, dtype=dtype)
+    out = xr.DataArray(idx, dims=("y", "x"), coords={"y": classes["y"], "x": classes["x"]})
+    out = out.rio.write_crs(classes.rio.crs)
+    out.attrs = {
+        "units": "1",
+        "long_name": "land-use group index (-1: unknown)",
+        "groups": list(groups),
+        "source": source,
+        "class_table": table.name,
+        "history": classes.attrs.get("history", ""),
+    }
+    return append_history(out, f"group_index(table={table.name!r}, unknown={unknown!r})")
+
+
+def fractions_from_index(index: xr.DataArray) -> xr.DataArray:
+    """0/1 group fractions from a group index (see :func:`group_index_from_classes`).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``("group", "y", "x")``, float32: 1 in the cell's group, 0 elsewhere
+        (0 in every group where the index is -1).
+    """
+    groups = list(index.attrs["groups"])
+    data = index.data
+    if isinstance(data, dsa.Array):
+        frac = data.map_blocks(
+            _one_hot,
+            len(groups),
+            dtype="float32",
+            new_axis=0,
+            chunks=((len(groups),), *data.chunks),
+        )
+    else:
+        frac = _one_hot(np.asarray(data), len(groups))
+    out = xr.DataArray(
+        frac,
+        dims=("group", "y", "x"),
+        coords={"group": groups, "y": index["y"], "x": index["x"]},
+    )
+    if index.rio.crs is not None:
+        out = out.rio.write_crs(index.rio.crs)
+    out.attrs = {
+        "units": "1",
+        "long_name": "land-use group area fraction",
+        **{k: index.attrs[k] for k in ("source", "class_table") if k in index.attrs},
+        "history": index.attrs.get("history", ""),
+    }
     return out
 
 
@@ -72,55 +201,11 @@ def fractions_from_classes(
     xarray.DataArray
         Dims ``("group", "y", "x")``, float32.
     """
-    source = str(classes.attrs.get("source", classes.name))
-    if reference is not None:
-        check_same_grid(
-            reference,
-            Grid.from_dataarray(classes, what=f"land cover {source!r}"),
-            what=f"land cover {source!r}",
-            reference_name="the SOC grid",
-        )
-    indexer = table.code_to_group_index(unknown)
-    file_nodata = classes.attrs.get("nodata")
-    lut = indexer.lut
-    if (
-        file_nodata is not None
-        and 0 <= int(file_nodata) < len(lut)
-        and int(file_nodata) not in table.codes
-    ):
-        # The file's own nodata value is no data, never a class (nor an unknown
-        # code counted as excluded), unless the table lists it as a class.
-        lut = lut.copy()
-        lut[int(file_nodata)] = LUT_NODATA
-        indexer = GroupIndexer(lut=lut, groups=indexer.groups, fill=indexer.fill)
-    groups = indexer.groups
-    data = classes.data
-    if not isinstance(data, dsa.Array):
-        data = dsa.from_array(np.asarray(data), chunks=data.shape)
-    desc = f"{table.name!r} ({table.source})"
-    frac = data.map_blocks(
-        _one_hot,
-        indexer,
-        desc,
-        source,
-        dtype="float32",
-        new_axis=0,
-        chunks=((len(groups),), *data.chunks),
+    index = group_index_from_classes(classes, table, reference=reference, unknown=unknown)
+    return append_history(
+        fractions_from_index(index),
+        f"fractions_from_classes(table={table.name!r}, unknown={unknown!r})",
     )
-    out = xr.DataArray(
-        frac,
-        dims=("group", "y", "x"),
-        coords={"group": list(groups), "y": classes["y"], "x": classes["x"]},
-    )
-    out = out.rio.write_crs(classes.rio.crs)
-    out.attrs = {
-        "units": "1",
-        "long_name": "land-use group area fraction",
-        "source": source,
-        "class_table": table.name,
-        "history": classes.attrs.get("history", ""),
-    }
-    return append_history(out, f"fractions_from_classes(table={table.name!r}, unknown={unknown!r})")
 
 
 def uniform_fractions(like: xr.DataArray) -> xr.DataArray:
@@ -149,7 +234,47 @@ def _dominant_block(frac: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def dominant_group(fractions: xr.DataArray, codes: dict[str, int]) -> xr.DataArray:
+def _lookup(idx: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    return lut[idx]
+
+
+def check_index_matches(fractions: xr.DataArray, index: xr.DataArray) -> None:
+    """Raise ``ValueError`` unless ``index`` lists the groups of ``fractions``, in order."""
+    groups = [str(g) for g in fractions["group"].values]
+    if list(index.attrs.get("groups", ())) != groups:
+        raise ValueError(
+            f"the group index lists groups {index.attrs.get('groups')}, the fractions {groups}: "
+            "pass the index the fractions were made from"
+        )
+
+
+def index_lookup(index: xr.DataArray, values: np.ndarray, *, missing: float) -> xr.DataArray:
+    """``values[g]`` in every cell of group ``g``, ``missing`` where the index is -1, lazily.
+
+    Parameters
+    ----------
+    index : xarray.DataArray
+        Group index (see :func:`group_index_from_classes`).
+    values : numpy.ndarray
+        One value per group, in the order of ``index.attrs["groups"]``; the result
+        has its dtype.
+    missing : float
+        Value of cells without a group.
+    """
+    values = np.asarray(values)
+    # Index -1 picks the last entry: the missing value.
+    lut = np.append(values, np.array(missing, dtype=values.dtype))
+    data = index.data
+    if isinstance(data, dsa.Array):
+        out = data.map_blocks(_lookup, lut, dtype=lut.dtype)
+    else:
+        out = _lookup(np.asarray(data), lut)
+    return xr.DataArray(out, dims=index.dims, coords=index.coords)
+
+
+def dominant_group(
+    fractions: xr.DataArray, codes: dict[str, int], *, group_index: xr.DataArray | None = None
+) -> xr.DataArray:
     """Code of the group with the largest share of each cell (255 where none is known).
 
     Ties go to the group listed first.
@@ -160,15 +285,22 @@ def dominant_group(fractions: xr.DataArray, codes: dict[str, int]) -> xr.DataArr
         Dims ``("group", "y", "x")``.
     codes : dict of str to int
         Raster code of each group.
+    group_index : xarray.DataArray, optional
+        When the fractions are the 0/1 fractions of this index (see
+        :func:`group_index_from_classes`): the codes are then a lookup per cell.
     """
     code_vec = np.array([codes[str(g)] for g in fractions["group"].values], dtype="uint8")
     frac = fractions.transpose("group", "y", "x")
-    data = frac.data
-    if isinstance(data, dsa.Array):
-        data = data.rechunk({0: -1})
-        dom = data.map_blocks(_dominant_block, code_vec, drop_axis=0, dtype="uint8")
+    if group_index is not None:
+        check_index_matches(fractions, group_index)
+        dom = index_lookup(group_index, code_vec, missing=NODATA_CODE).data
     else:
-        dom = _dominant_block(np.asarray(data), code_vec)
+        data = frac.data
+        if isinstance(data, dsa.Array):
+            data = data.rechunk({0: -1})
+            dom = data.map_blocks(_dominant_block, code_vec, drop_axis=0, dtype="uint8")
+        else:
+            dom = _dominant_block(np.asarray(data), code_vec)
     out = xr.DataArray(
         dom, dims=("y", "x"), coords={"y": frac["y"], "x": frac["x"]}, name="landuse"
     )

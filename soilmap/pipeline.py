@@ -50,7 +50,7 @@ from soilmap.landuse import (
 )
 from soilmap.manifest import describe_inputs, software_versions, write_json
 from soilmap.masks import apply_exclusion, raster_mask_fraction, vector_mask_fraction
-from soilmap.regrid import class_fractions
+from soilmap.regrid import class_fractions_and_index
 from soilmap.scenario import Projection, project
 from soilmap.scenario_inputs import rate_raster, saturation_stock
 from soilmap.socinputs import SocInputs, open_soc
@@ -89,6 +89,10 @@ class Plan:
         Every raster output by file stem (``soc_stock``, ``sequestration_rate`` ...).
     regions : geopandas.GeoDataFrame
         Regions in the grid's CRS.
+    group_index : xarray.DataArray or None
+        Each cell's group when the fractions are 0/1 (land cover on the SOC grid,
+        no masks): the dominant group, scalar-rate cell maps and the zonal sums
+        then use it instead of a pass per group.
     """
 
     config: RunConfig
@@ -105,6 +109,7 @@ class Plan:
     assumptions: list[str] = field(default_factory=list)
     soc: SocInputs | None = None
     projection_stock: dict[str, str] = field(default_factory=dict)
+    group_index: xr.DataArray | None = None
 
     def zonal(self, window: tuple[int, int, int, int] | None = None) -> Any:
         """Lazy zonal sums (a Delayed computing to :class:`~soilmap.zonal.ZonalSums`).
@@ -124,12 +129,13 @@ class Plan:
                     derived[f"{name}|{k}"] = (self.projection_stock[name], proj.stock_multiples[k])
                 else:
                     layers[f"{name}|{k}"] = v
-        fractions, area, grid = self.fractions, self.area_ha, self.grid
+        fractions, area, grid, index = self.fractions, self.area_ha, self.grid, self.group_index
         if window is not None:
             r0, r1, c0, c1 = window
             sel = {"y": slice(r0, r1), "x": slice(c0, c1)}
             layers = {k: v.isel(sel) for k, v in layers.items()}
             fractions, area = fractions.isel(sel), area.isel(sel)
+            index = index.isel(sel) if index is not None else None
             t = grid.transform
             grid = Grid(
                 grid.crs_wkt,
@@ -137,7 +143,9 @@ class Plan:
                 (r1 - r0, c1 - c0),
             )
         # Minima and maxima only where they mean something per cell: the stock.
-        sums = zonal_sums(fractions, area, layers, self.regions, grid, minmax=("soc_stock",))
+        sums = zonal_sums(
+            fractions, area, layers, self.regions, grid, minmax=("soc_stock",), group_index=index
+        )
         return dask.delayed(ZonalSums.with_multiples, pure=True)(sums, derived) if derived else sums
 
 
@@ -224,14 +232,18 @@ def _plan(config: RunConfig) -> Plan:
     chunks = (stock.chunks[0][0], stock.chunks[1][0])
     assumptions: list[str] = list(soc.assumptions)
     table: ClassTable | None = None
+    index: xr.DataArray | None = None
     if config.landcover is not None:
         lc = config.landcover
         table = load_class_table(lc.scheme)
         # Any grid: area-weighted group fractions on the SOC grid, chunk for chunk.
-        fractions = class_fractions(
+        fractions, index = class_fractions_and_index(
             lc.path, table, grid, chunks=chunks, unknown=lc.unknown, method=lc.method
         )
-        fractions = _on_grid_of(_apply_masks(fractions, lc, grid, chunks, assumptions), stock)
+        masked = _apply_masks(fractions, lc, grid, chunks, assumptions)
+        # Masks leave shares of cells: the fractions are then no longer 0/1.
+        index = _on_grid_of(index, stock) if index is not None and masked is fractions else None
+        fractions = _on_grid_of(masked, stock)
         codes = {g: table.group_code(g) for g in fractions["group"].values}
     else:
         fractions = uniform_fractions(stock)
@@ -259,7 +271,7 @@ def _plan(config: RunConfig) -> Plan:
     bounds = {"lower": soc.lower, "upper": soc.upper} if soc.lower is not None else {}
     layers.update({f"soc_stock_{b}": lay for b, lay in bounds.items()})
     if table is not None:
-        layers["landuse"] = dominant_group(fractions, codes)
+        layers["landuse"] = dominant_group(fractions, codes, group_index=index)
     projections: dict[str, Projection] = {}
     projection_stock: dict[str, str] = {}
     several = len(config.scenarios) > 1
@@ -273,7 +285,9 @@ def _plan(config: RunConfig) -> Plan:
             layers[f"{prefix}saturation_stock"] = cap
         # The bounds go through the same projection as the stock itself.
         for suffix, s0 in (("", stock), *((f"_{b}", lay) for b, lay in bounds.items())):
-            proj = project(s0, fractions, sc, rate_raster=rate, saturation_stock=cap)
+            proj = project(
+                s0, fractions, sc, rate_raster=rate, saturation_stock=cap, group_index=index
+            )
             projections[f"{sc.name}{suffix}"] = proj
             projection_stock[f"{sc.name}{suffix}"] = f"soc_stock{suffix}"
             layers.update(
@@ -298,6 +312,7 @@ def _plan(config: RunConfig) -> Plan:
         assumptions=assumptions,
         soc=soc,
         projection_stock=projection_stock,
+        group_index=index,
     )
 
 
@@ -520,6 +535,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
         show = sys.stderr.isatty() if progress is None else progress
         try:
             sums, ranges_v, counts_v = _compute_windows(p, targets, compute, stage, show)
+            t_windows = time.perf_counter()
             written = _finish_all(targets)
         except RasterioError as exc:
             # A block that GDAL cannot decode shows up only when it is read.
@@ -614,6 +630,8 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
             "timings_s": {
                 "plan": round(t_plan - t0, 3),
                 "compute_and_write_rasters": round(t_compute - t_plan, 3),
+                "compute_windows": round(t_windows - t_plan, 3),
+                "cog_finish": round(t_compute - t_windows, 3),
                 "tables_and_styles": round(t_write - t_compute, 3),
             },
         }

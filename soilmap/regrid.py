@@ -70,11 +70,16 @@ from soilmap.classes import ClassTable, GroupIndexer
 from soilmap.errors import InputError, NoOverlapError
 from soilmap.grid import Grid, check_chunks
 from soilmap.io.raster import RasterLayout, open_categorical, read_layout
-from soilmap.landuse import fractions_from_classes
+from soilmap.landuse import fractions_from_index, group_index_from_classes
 from soilmap.meta import append_history
 from soilmap.regrid_kernels import _UNKNOWN_BIN, _apply, _chunk, _Plan, _to_source_px, _transformer
 
-__all__ = ["MAX_WINDOW_PIXELS", "class_fractions", "covered_share"]
+__all__ = [
+    "MAX_WINDOW_PIXELS",
+    "class_fractions",
+    "class_fractions_and_index",
+    "covered_share",
+]
 
 #: Most source pixels one sub-block reads (16 Mpx: 16 MB of uint8 codes, ~100 MB of
 #: temporaries); a 10 m source onto a 1 km grid gives ~40 × 40 cells per sub-block.
@@ -160,6 +165,34 @@ def class_fractions(
     >>> frac.sel(group=["cropland", "forest"]).values.ravel().round(4)
     array([0.6667, 0.3333], dtype=float32)
     """
+    return class_fractions_and_index(
+        path, table, reference, chunks=chunks, unknown=unknown, method=method, band=band
+    )[0]
+
+
+def class_fractions_and_index(
+    path: str | os.PathLike,
+    table: ClassTable,
+    reference: Grid,
+    *,
+    chunks: tuple[int, int] | None = None,
+    unknown: Literal["error", "excluded"] = "error",
+    method: _Method = "area",
+    band: int = 1,
+) -> tuple[xr.DataArray, xr.DataArray | None]:
+    """:func:`class_fractions`, and the group index when the raster is on ``reference``.
+
+    Parameters are those of :func:`class_fractions`.
+
+    Returns
+    -------
+    fractions : xarray.DataArray
+        As :func:`class_fractions`.
+    index : xarray.DataArray or None
+        When the land cover is on the reference grid, the fractions are 0/1 and this
+        is each cell's group (see :func:`soilmap.landuse.group_index_from_classes`),
+        built from the same reads; None on any other grid.
+    """
     if method not in ("area", "nearest"):
         raise InputError(f"method must be 'area' or 'nearest', not {method!r}.")
     layout = read_layout(path, band=band, what="land cover")
@@ -167,9 +200,13 @@ def class_fractions(
     indexer = table.code_to_group_index(unknown)
     if layout.grid.matches(reference):
         classes = open_categorical(layout.path, band=band, chunks=chunks)
-        out = fractions_from_classes(classes, table, reference=reference, unknown=unknown)
+        index = group_index_from_classes(classes, table, reference=reference, unknown=unknown)
+        out = append_history(
+            fractions_from_index(index),
+            f"fractions_from_classes(table={table.name!r}, unknown={unknown!r})",
+        )
         out.attrs["method"] = "same-grid"
-        return out
+        return out, index
     nodata = layout.nodata
     if nodata is not None and (not float(nodata).is_integer() or int(nodata) in table.codes):
         nodata = None  # a code the table lists is a class, whatever the file says
@@ -200,11 +237,12 @@ def class_fractions(
     }
     if plan.kernel == "area-sampled":
         out.attrs["samples"] = "{}x{}".format(*plan.samples)
-    return append_history(
+    out = append_history(
         out,
         f"class_fractions({str(layout.path)!r}, table={table.name!r}, unknown={unknown!r}, "
         f"method={plan.kernel!r}, grid={reference.describe()})",
     )
+    return out, None
 
 
 def covered_share(fractions: xr.DataArray) -> xr.DataArray:

@@ -28,6 +28,7 @@ import xarray as xr
 
 from soilmap.classes import ALL_LAND, DEFAULT_ELIGIBLE
 from soilmap.errors import ConfigError
+from soilmap.landuse import check_index_matches, index_lookup
 from soilmap.meta import require_units, with_units
 from soilmap.units import CANONICAL
 
@@ -337,6 +338,7 @@ def project(
     *,
     rate_raster: xr.DataArray | None = None,
     saturation_stock: xr.DataArray | None = None,
+    group_index: xr.DataArray | None = None,
 ) -> Projection:
     """Project the scenario on every cell, lazily.
 
@@ -352,6 +354,11 @@ def project(
         Relative annual rate per cell (``yr-1``) for eligible groups.
     saturation_stock : xarray.DataArray, optional
         Saturation stock (``t C ha-1``); the projected stock never exceeds it.
+    group_index : xarray.DataArray, optional
+        When ``fractions`` are the 0/1 fractions of this group index (land cover on
+        the SOC grid, see :func:`soilmap.landuse.group_index_from_classes`): cell
+        maps of scalar-rate scenarios then take each cell's coefficient by lookup
+        instead of a sum over the groups (same values).
 
     Returns
     -------
@@ -360,8 +367,11 @@ def project(
         cap) the saturation stock is missing.
     """
     require_units(stock, CANONICAL["stock"], what="initial SOC stock")
-    covered = fractions.sum("group")
-    s0 = stock.where(covered > 0)
+    if group_index is not None:
+        check_index_matches(fractions, group_index)
+        s0 = stock.where(group_index >= 0)
+    else:
+        s0 = stock.where(fractions.sum("group") > 0)
     rates = _group_rates(scenario, fractions, rate_raster)
     headroom = None
     missing_cap = None
@@ -388,8 +398,15 @@ def project(
         return (fractions * by_group).sum("group").where(np.isfinite(s0))
 
     def stock_times(coef: np.ndarray) -> xr.DataArray:
-        c = xr.DataArray(coef.astype("float32"), dims="group", coords={"group": fractions["group"]})
-        return ((fractions * c).sum("group") * s0).where(np.isfinite(s0))
+        if group_index is not None:
+            # One group per cell: Σ_g f_g coef_g is that group's coefficient.
+            per_cell = index_lookup(group_index, coef.astype("float32"), missing=0.0)
+        else:
+            c = xr.DataArray(
+                coef.astype("float32"), dims="group", coords={"group": fractions["group"]}
+            )
+            per_cell = (fractions * c).sum("group")
+        return (per_cell * s0).where(np.isfinite(s0))
 
     name, hist = scenario.name, stock
     by_group: dict[str, xr.DataArray] = {}

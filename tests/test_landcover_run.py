@@ -15,7 +15,7 @@ from soilmap.areas import cell_area_ha
 from soilmap.config import load_config
 from soilmap.grid import Grid
 from soilmap.io.raster import read_layout
-from soilmap.pipeline import run
+from soilmap.pipeline import plan, run
 
 
 def _totals(result, region="ETH"):
@@ -70,6 +70,8 @@ def test_exclusion_mask_removes_its_area(sample_copy, tmp_path, sample_run):
     cfg = dataclasses.replace(
         cfg, landcover=dataclasses.replace(cfg.landcover, exclude=(sample_copy / "protected.gpkg",))
     )
+    # The mask leaves shares of cells: the 0/1 group-index route must be off.
+    assert plan(cfg).group_index is None
     result = run(cfg, progress=False)
     with (
         rasterio.open(sample_run.out_dir / "landuse.tif") as lu,

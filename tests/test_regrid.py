@@ -30,8 +30,8 @@ from soilmap.errors import (
 )
 from soilmap.grid import Grid
 from soilmap.io.raster import open_categorical
-from soilmap.landuse import fractions_from_classes
-from soilmap.regrid import class_fractions, covered_share
+from soilmap.landuse import dominant_group, fractions_from_classes
+from soilmap.regrid import class_fractions, class_fractions_and_index, covered_share
 from soilmap.testing import make_grid, raise_if_dask_computes, write_raster
 
 UTM = "EPSG:32637"
@@ -334,6 +334,24 @@ def test_same_grid_delegates_to_one_hot(lc10, table):
     assert out.attrs["method"] == "same-grid"
     np.testing.assert_array_equal(out.values, expected.values)
     assert tuple(out.group.values) == tuple(expected.group.values)
+
+
+def test_same_grid_gives_the_group_index_of_the_fractions(lc10, table):
+    grid = make_grid((9, 12), res=10.0)
+    with raise_if_dask_computes():
+        frac, index = class_fractions_and_index(lc10, table, grid, chunks=(4, 5))
+    assert index is not None and index.dtype == "int8"
+    assert index.attrs["groups"] == [str(g) for g in frac.group.values]
+    idx = index.values
+    for g in range(frac.sizes["group"]):
+        np.testing.assert_array_equal(frac.values[g], (idx == g).astype("float32"))
+    np.testing.assert_array_equal(idx < 0, frac.values.sum(axis=0) == 0)
+    codes = {str(g): k + 1 for k, g in enumerate(frac.group.values)}
+    np.testing.assert_array_equal(
+        dominant_group(frac, codes, group_index=index).values, dominant_group(frac, codes).values
+    )
+    _, none = class_fractions_and_index(lc10, table, make_grid((3, 4), res=30.0))
+    assert none is None  # another grid: the fractions are shares, not 0/1
 
 
 # ------------------------------------------------------------------------- laziness, graph

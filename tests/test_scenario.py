@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soilmap.errors import ConfigError
+from soilmap.landuse import fractions_from_index
 from soilmap.scenario import Scenario, project
 from soilmap.testing import make_fractions, make_grid, make_layer, raise_if_dask_computes
 
@@ -134,3 +135,31 @@ def test_no_stock_multiples_with_a_cap_or_a_rate_raster():
     assert project(stock, frac, sc, saturation_stock=cap).stock_multiples == {}
     rate = make_layer(np.full(grid.shape, 0.004, "float32"), grid, units="yr-1")
     assert project(stock, frac, sc, rate_raster=rate).stock_multiples == {}
+
+
+@pytest.mark.parametrize("growth", ["linear", "compound"])
+def test_group_index_gives_the_same_cell_maps(growth):
+    """0/1 land use as a group index: lookups give the values of the sums over groups."""
+    grid = make_grid((3, 4))
+    rng = np.random.default_rng(4)
+    stock = rng.gamma(4.0, 15.0, grid.shape).astype("float32")
+    stock[0, 0] = np.nan
+    stock = make_layer(stock, grid, chunks=(2, 3))
+    idx = rng.integers(-1, 3, grid.shape).astype("int8")
+    index = make_layer(idx, grid, units="1", chunks=(2, 3), name="group_index")
+    index.attrs["groups"] = ["cropland", "forest", "excluded"]
+    frac = fractions_from_index(index)
+    sc = Scenario(
+        rate={"cropland": 0.004, "forest": 0.002},
+        start_year=2020,
+        horizons=(2030, 2050),
+        eligible=("cropland", "forest"),
+        growth=growth,
+    )
+    with raise_if_dask_computes():
+        by_index = project(stock, frac, sc, group_index=index)
+        by_planes = project(stock, frac, sc)
+    assert set(by_index.cell) == set(by_planes.cell)
+    for name, layer in by_index.cell.items():
+        np.testing.assert_array_equal(layer.values, by_planes.cell[name].values, err_msg=name)
+    assert np.isnan(by_index.cell["sequestration_rate"].values[idx < 0]).all()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from soilmap.areas import cell_area_ha
 from soilmap.errors import InputError, NoOverlapError
 from soilmap.io.vector import read_regions, write_csv, write_gpkg, write_parquet, write_table
-from soilmap.landuse import uniform_fractions
+from soilmap.landuse import fractions_from_index, uniform_fractions
 from soilmap.testing import make_grid, make_layer, raise_if_dask_computes, write_raster
 from soilmap.zonal import (
     ZonalSums,
@@ -421,3 +421,100 @@ def test_with_multiples_scales_a_layer_per_group():
     np.testing.assert_array_equal(out.values[..., :2], values)
     assert np.isnan(out.mins[..., 1]).all() and np.isnan(out.maxs[..., 1]).all()
     assert sums.with_multiples({}) is sums
+
+
+# --------------------------------------------------------------------------- group index
+
+
+def _index_layer(idx: np.ndarray, grid, chunks=None, groups=("cropland", "forest")):
+    lay = make_layer(idx.astype("int8"), grid, units="1", chunks=chunks, name="group_index")
+    lay.attrs["groups"] = list(groups)
+    return lay
+
+
+@pytest.mark.parametrize("chunks", [None, (2, 3), (3, 4)])
+def test_group_index_route_by_hand(chunks):
+    """0/1 land use given as an index: per-group sums of whole and half cells, overlaps."""
+    grid = _grid()
+    idx = np.zeros(grid.shape, "int8")  # cropland
+    idx[:, 3:] = 1  # forest
+    idx[1, 1] = -1  # no land use: counts only in the extent
+    index = _index_layer(idx, grid, chunks)
+    soc = make_layer(VALUES.astype("float32"), grid, chunks=chunks)
+    a = shapely.box(0, 200, 400, 400)  # rows 0-1, cols 0-3
+    b = shapely.box(250, 200, 600, 400)  # overlaps a on cols 3 and half of col 2
+    regions = _regions([a, b])
+    sums = zonal_sums(
+        fractions_from_index(index),
+        cell_area_ha(grid, chunks=chunks),
+        {"soc": soc},
+        regions,
+        grid,
+        group_index=index,
+    ).compute()
+    f = sums.frame(regions).set_index(["region_id", "landuse"])
+    # a, cropland: cells (0,1) (0,2) (1,0) (1,2); (0,0) is nodata, (1,1) has no land use.
+    assert f.loc[("r0", "cropland"), "area_ha"] == pytest.approx(4.0, rel=1e-12)
+    assert f.loc[("r0", "cropland"), "soc_sum"] == pytest.approx(1 + 2 + 6 + 8, rel=1e-12)
+    assert f.loc[("r0", "forest"), "soc_sum"] == pytest.approx(3 + 9, rel=1e-12)
+    assert (f.loc[("r0", "forest"), "soc_min"], f.loc[("r0", "forest"), "soc_max"]) == (3.0, 9.0)
+    # b, cropland: half of (0,2) and of (1,2); forest: cols 3-5 of rows 0-1, whole.
+    assert f.loc[("r1", "cropland"), "area_ha"] == pytest.approx(1.0, rel=1e-12)
+    assert f.loc[("r1", "cropland"), "soc_sum"] == pytest.approx(0.5 * (2 + 8), rel=1e-12)
+    assert f.loc[("r1", "forest"), "soc_sum"] == pytest.approx(3 + 4 + 5 + 9 + 10 + 11)
+    assert (f.loc[("r1", "cropland"), "soc_min"], f.loc[("r1", "cropland"), "soc_max"]) == (2, 8)
+    assert sums.extent_ha == pytest.approx([8.0, 7.0], rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_case(), st.booleans())
+def test_group_index_route_equals_fraction_planes(case, per_group):
+    """The index kernel gives the statistics of the 0/1 fraction planes, overlaps and all."""
+    h, w, seed, n, chunks = case
+    rng = np.random.default_rng(seed)
+    grid = make_grid((h, w), crs="EPSG:4326", res=0.01, origin=(10.0, 50.0))
+    groups = ("cropland", "grassland", "forest")
+    idx = rng.integers(-1, len(groups), (h, w))
+    index = _index_layer(idx, grid, chunks, groups)
+    values = rng.gamma(2.0, 20.0, (h, w))
+    values[rng.random((h, w)) < 0.2] = np.nan
+    layers = {"soc": make_layer(values.astype("float32"), grid, chunks=chunks)}
+    if per_group:
+        by_group = rng.gamma(2.0, 1.0, (len(groups), h, w)).astype("float32")
+        by_group[rng.random(by_group.shape) < 0.2] = np.nan
+        layers["rate"] = xr.DataArray(
+            by_group, dims=("group", "y", "x"), coords={"group": list(groups)}
+        ).chunk({"y": chunks[0], "x": chunks[1]})
+    box = shapely.box(*grid.bounds)
+    pts = shapely.multipoints(rng.uniform(grid.bounds[:2], grid.bounds[2:], (n, 2)))
+    tiles = list(
+        shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=box)), box)
+    )
+    # Overlapping regions on top of the tiling: discs around random points.
+    centres = rng.uniform(grid.bounds[:2], grid.bounds[2:], (3, 2))
+    discs = [shapely.Point(c).buffer(rng.uniform(0.005, 0.05)) for c in centres]
+    regions = _regions(tiles + discs, crs="EPSG:4326")
+    area = cell_area_ha(grid, chunks=chunks)
+    frac = fractions_from_index(index)
+    planes = zonal_sums(frac, area, layers, regions, grid).compute()
+    by_index = zonal_sums(frac, area, layers, regions, grid, group_index=index).compute()
+    np.testing.assert_allclose(by_index.values, planes.values, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(by_index.extent_ha, planes.extent_ha, rtol=1e-12)
+    np.testing.assert_array_equal(by_index.mins, planes.mins)
+    np.testing.assert_array_equal(by_index.maxs, planes.maxs)
+
+
+def test_group_index_must_list_the_fraction_groups():
+    grid = _grid()
+    index = _index_layer(np.zeros(grid.shape), grid, groups=("cropland", "forest"))
+    other = _index_layer(np.zeros(grid.shape), grid, groups=("forest", "cropland"))
+    soc = make_layer(VALUES.astype("float32"), grid)
+    with pytest.raises(ValueError, match="pass the index the fractions were made from"):
+        zonal_sums(
+            fractions_from_index(index),
+            cell_area_ha(grid),
+            {"soc": soc},
+            _regions([shapely.box(0, 0, 600, 400)]),
+            grid,
+            group_index=other,
+        )
