@@ -169,7 +169,7 @@ def fractions_from_index(index: xr.DataArray) -> xr.DataArray:
         **{k: index.attrs[k] for k in ("source", "class_table") if k in index.attrs},
         "history": index.attrs.get("history", ""),
     }
-    return out
+    return append_history(out, "fractions_from_index()")
 
 
 def fractions_from_classes(
@@ -181,20 +181,11 @@ def fractions_from_classes(
 ) -> xr.DataArray:
     """0/1 group fractions from a class raster already on the reference grid, lazily.
 
-    Codes missing from ``table`` raise :class:`~soilmap.errors.UnknownClassError` when
-    the block holding them is computed (so the raster is never read twice); codes the
-    table declares as nodata give a cell with no known land use (all fractions 0).
-
-    Parameters
-    ----------
-    classes : xarray.DataArray
-        Integer class codes, dims ``("y", "x")``.
-    table : ClassTable
-        Code → group table.
-    reference : Grid, optional
-        Grid the result must be on (checked).
-    unknown : {"error", "excluded"}
-        What to do with codes the table does not list.
+    :func:`fractions_from_index` of :func:`group_index_from_classes` (same
+    parameters).  Codes missing from ``table`` raise
+    :class:`~soilmap.errors.UnknownClassError` when the block holding them is
+    computed (so the raster is never read twice); codes the table declares as
+    nodata give a cell with no known land use (all fractions 0).
 
     Returns
     -------
@@ -202,10 +193,7 @@ def fractions_from_classes(
         Dims ``("group", "y", "x")``, float32.
     """
     index = group_index_from_classes(classes, table, reference=reference, unknown=unknown)
-    return append_history(
-        fractions_from_index(index),
-        f"fractions_from_classes(table={table.name!r}, unknown={unknown!r})",
-    )
+    return fractions_from_index(index)
 
 
 def uniform_fractions(like: xr.DataArray) -> xr.DataArray:

@@ -201,10 +201,7 @@ def class_fractions_and_index(
     if layout.grid.matches(reference):
         classes = open_categorical(layout.path, band=band, chunks=chunks)
         index = group_index_from_classes(classes, table, reference=reference, unknown=unknown)
-        out = append_history(
-            fractions_from_index(index),
-            f"fractions_from_classes(table={table.name!r}, unknown={unknown!r})",
-        )
+        out = fractions_from_index(index)
         out.attrs["method"] = "same-grid"
         return out, index
     nodata = layout.nodata

@@ -276,16 +276,22 @@ def region_areas_ha(regions: gpd.GeoDataFrame) -> np.ndarray:
 # --------------------------------------------------------------------------- chunk kernel
 
 
+def _empty_stats(n_regions: int, n_groups: int, n_layers: int) -> tuple:
+    """(sums, mins, maxs, extent) of a chunk no region reaches."""
+    return (
+        np.zeros((n_regions, n_groups, 1 + n_layers)),
+        np.full((n_regions, n_groups, n_layers), np.nan),
+        np.full((n_regions, n_groups, n_layers), np.nan),
+        np.zeros(n_regions),
+    )
+
+
 def _chunk_stats(fractions: np.ndarray, area: np.ndarray, *layers_and_meta) -> tuple:
     """Partial statistics of one chunk: (sums, mins, maxs, extent), dense over regions."""
     *layers, meta = layers_and_meta
     n_regions, hit, wkbs, origin, res, minmax = meta
     n_groups, n_layers = fractions.shape[0], len(layers)
-    sums = np.zeros((n_regions, n_groups, 1 + n_layers))
-    mins = np.full((n_regions, n_groups, n_layers), np.nan)
-    maxs = np.full((n_regions, n_groups, n_layers), np.nan)
-    extent = np.zeros(n_regions)
-    out = (sums, mins, maxs, extent)
+    out = sums, mins, maxs, extent = _empty_stats(n_regions, n_groups, n_layers)
     if len(hit) == 0:
         return out
     hit = np.asarray(hit)
@@ -363,11 +369,7 @@ def _index_chunk_stats(
     *layers, meta = layers_and_meta
     n_regions, hit, wkbs, origin, res, minmax = meta
     n_layers = len(layers)
-    sums = np.zeros((n_regions, n_groups, 1 + n_layers))
-    mins = np.full((n_regions, n_groups, n_layers), np.nan)
-    maxs = np.full((n_regions, n_groups, n_layers), np.nan)
-    extent = np.zeros(n_regions)
-    out = (sums, mins, maxs, extent)
+    out = sums, mins, maxs, extent = _empty_stats(n_regions, n_groups, n_layers)
     if len(hit) == 0:
         return out
     hit = np.asarray(hit)
