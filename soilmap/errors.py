@@ -17,6 +17,7 @@ __all__ = [
     "InputNotFoundError",
     "NoOverlapError",
     "OutputExistsError",
+    "OutputSpaceError",
     "SoilmapError",
     "UnitsError",
     "UnknownClassError",
@@ -70,3 +71,7 @@ class ConfigError(InputError):
 
 class OutputExistsError(SoilmapError, FileExistsError):
     """An output file exists and overwriting was not asked for."""
+
+
+class OutputSpaceError(SoilmapError, OSError):
+    """The output disk has too little free space for the run's files."""

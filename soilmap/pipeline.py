@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -32,7 +33,7 @@ from soilmap.areas import cell_area_ha
 from soilmap.classes import ALL_LAND, ClassTable, load_class_table
 from soilmap.cluster import Compute, chunk_cells_for_memory, compute_context, parse_memory
 from soilmap.config import LandcoverConfig, RunConfig
-from soilmap.errors import InputError
+from soilmap.errors import InputError, OutputSpaceError
 from soilmap.grid import Grid
 from soilmap.io.raster import ScratchRaster, create_scratch
 from soilmap.io.staging import OutputStage
@@ -460,6 +461,50 @@ def _finish_all(targets: dict[str, ScratchRaster]) -> dict[str, Path]:
 PIPELINE_CHUNK_CELLS = 1024 * 1024
 
 
+def _space_advice(targets: dict[str, ScratchRaster]) -> str:
+    bands = sum(t.bands for t in targets.values())
+    h, w = next(iter(targets.values())).shape
+    return (
+        f"The run writes {len(targets)} rasters ({bands} bands of {h:,} x {w:,} cells) as "
+        "uncompressed scratch files (4 bytes per cell and float band) beside the outputs "
+        "before compressing them to COGs. Free space on that disk, or choose an --out "
+        "folder on a disk with more room."
+    )
+
+
+def _disk_full(exc: Exception, where: Path) -> bool:
+    """Whether a GDAL error is a write that ran out of disk."""
+    text = str(exc).lower()
+    if "no space left" in text or "disk full" in text:
+        return True
+    # GDAL does not always say why a write failed: an almost full disk says it.
+    return "write" in text and shutil.disk_usage(where).free < 64 * 2**20
+
+
+def check_disk_space(where: Path, targets: dict[str, ScratchRaster]) -> None:
+    """Refuse to start a run whose scratch files cannot fit on the disk.
+
+    What the run certainly needs at its peak: every scratch file written in full,
+    plus the overviews of the two largest (two COG copies run at a time). The COGs
+    themselves need more, so this never refuses a run that could succeed.
+
+    Raises
+    ------
+    soilmap.errors.OutputSpaceError
+        If the disk holding ``where`` has less free space than that.
+    """
+    if not targets:
+        return
+    overviews = sorted((t.overview_bytes for t in targets.values()), reverse=True)[:2]
+    need = sum(t.scratch_bytes for t in targets.values()) + sum(overviews)
+    free = shutil.disk_usage(where).free
+    if free < need:
+        raise OutputSpaceError(
+            f"{where.parent}: the run needs at least {need / 1e9:.1f} GB of free disk, only "
+            f"{free / 1e9:.1f} GB are free. {_space_advice(targets)}"
+        )
+
+
 def _chunk_budget(config: RunConfig) -> RunConfig:
     """Cells per chunk: given chunks, a memory ceiling, or the pipeline default."""
     if config.chunks is not None:
@@ -532,12 +577,18 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
                 resampling="mode" if is_landuse else "average",
                 tags=_layer_tags(config, stem),
             )
+        check_disk_space(stage.dir, targets)
         show = sys.stderr.isatty() if progress is None else progress
         try:
             sums, ranges_v, counts_v = _compute_windows(p, targets, compute, stage, show)
             t_windows = time.perf_counter()
             written = _finish_all(targets)
         except RasterioError as exc:
+            if _disk_full(exc, stage.dir):
+                raise OutputSpaceError(
+                    f"writing the outputs in {config.output.dir} failed: the disk is full "
+                    f"({exc}). {_space_advice(targets)}"
+                ) from exc
             # A block that GDAL cannot decode shows up only when it is read.
             raise InputError(
                 f"reading an input failed while computing the outputs: {exc}. The file "

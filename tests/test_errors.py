@@ -113,3 +113,49 @@ def test_existing_output_is_kept_without_overwrite(sample_copy, tmp_path):
         run(_cfg(sample_copy, out).with_output(out, overwrite=True))
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
     assert len(first.outputs) == len(before)
+
+
+def test_scratch_size_by_hand():
+    from soilmap.io.raster import ScratchRaster
+
+    t = ScratchRaster(
+        path=None, scratch=None, dtype="float32", nodata=-9999.0, bands=2,
+        cog_options={"overview_count": 2}, shape=(600, 700),
+    )  # fmt: skip
+    # Whole 512 px tiles: 1024 x 1024 cells x 2 bands x 4 bytes; overviews 1/4 + 1/16.
+    assert t.scratch_bytes == 8_388_608
+    assert t.overview_bytes == 8_388_608 * 5 // 16
+
+
+def test_too_little_disk_stops_before_computing(sample_copy, tmp_path, monkeypatch):
+    import soilmap.pipeline as pipeline
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(pipeline.shutil, "disk_usage", lambda _p: usage._replace(free=10 * 2**20))
+    out = tmp_path / "out"
+    computed = []
+    monkeypatch.setattr(pipeline, "_compute_windows", lambda *a: computed.append(1))
+    with pytest.raises(
+        errors.OutputSpaceError, match=r"needs at least 0\.\d GB of free disk.*--out"
+    ):
+        run(_cfg(sample_copy, out))
+    assert not computed
+    _assert_no_output(out)
+
+
+def test_disk_full_while_writing_is_not_blamed_on_the_inputs(sample_copy, tmp_path, monkeypatch):
+    import rasterio.errors
+
+    import soilmap.pipeline as pipeline
+
+    out = tmp_path / "out"
+    run(_cfg(sample_copy, out))
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
+    def full(targets):
+        raise rasterio.errors.RasterioIOError("Write error: No space left on device")
+
+    monkeypatch.setattr(pipeline, "_finish_all", full)
+    with pytest.raises(errors.OutputSpaceError, match="disk is full.*--out"):
+        run(_cfg(sample_copy, out).with_output(out, overwrite=True))
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before

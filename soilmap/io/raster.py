@@ -348,6 +348,10 @@ def _finish_cog(tmp: Path, dst: Path, profile: Mapping[str, Any], _stored: Any) 
     return dst
 
 
+#: Tile side of the scratch files (pixels): their size on disk is whole tiles.
+_SCRATCH_TILE = 512
+
+
 @dataclass
 class ScratchRaster:
     """An output being written: a tiled scratch GeoTIFF that becomes a COG at the end.
@@ -363,6 +367,19 @@ class ScratchRaster:
     nodata: float
     bands: int
     cog_options: dict[str, Any]
+    shape: tuple[int, int] = (0, 0)
+
+    @property
+    def scratch_bytes(self) -> int:
+        """Disk the uncompressed scratch file takes once every block is written (bytes)."""
+        h, w = (-(-n // _SCRATCH_TILE) * _SCRATCH_TILE for n in self.shape)
+        return self.bands * np.dtype(self.dtype).itemsize * h * w
+
+    @property
+    def overview_bytes(self) -> int:
+        """Disk its overviews add to the scratch file before the COG copy (bytes)."""
+        levels = self.cog_options.get("overview_count", 0)
+        return int(self.scratch_bytes * sum(4.0**-k for k in range(1, levels + 1)))
 
     def store(self, da: xr.DataArray, row0: int, col0: int, *, lock: Any = None) -> dsa.Array:
         """Lazy store of ``da`` (a window of the layer) at ``row0, col0`` of the file."""
@@ -426,8 +443,8 @@ def create_scratch(
         "transform": grid.transform,
         "nodata": nodata,
         "tiled": True,
-        "blockxsize": 512,
-        "blockysize": 512,
+        "blockxsize": _SCRATCH_TILE,
+        "blockysize": _SCRATCH_TILE,
         "compress": "none",
         "bigtiff": "IF_SAFER",
         "sparse_ok": True,
@@ -459,7 +476,13 @@ def create_scratch(
     if compress == "deflate":
         cog["level"] = 6
     return ScratchRaster(
-        path=dst, scratch=tmp, dtype=dtype, nodata=nodata, bands=len(bands), cog_options=cog
+        path=dst,
+        scratch=tmp,
+        dtype=dtype,
+        nodata=nodata,
+        bands=len(bands),
+        cog_options=cog,
+        shape=grid.shape,
     )
 
 
