@@ -91,8 +91,8 @@ def run_case(case: str, tile: Path, threads: int) -> dict:
     import numpy as np
 
     from soilmap.areas import cell_area_ha
-    from soilmap.classes import load_class_table
-    from soilmap.regrid import class_fractions
+    from soilmap.landuse.regrid import class_fractions
+    from soilmap.landuse.schemes import load_class_table
 
     grid, table = _grid(case), load_class_table(SCHEME)
     base_rss = PeakRSS().peak
@@ -140,8 +140,9 @@ def run_histogram(tile: Path) -> dict:
     from affine import Affine
 
     from soilmap.areas import cell_area_ha
-    from soilmap.classes import LUT_NODATA, load_class_table
     from soilmap.grid import Grid
+    from soilmap.landuse.schemes import load_class_table
+    from soilmap.landuse.table import LUT_NODATA
 
     table = load_class_table(SCHEME)
     indexer = table.code_to_group_index("error")

@@ -745,7 +745,7 @@ def dask_profile_child(config: str, out_dir: str, result: str) -> None:
     from dask.utils import key_split
 
     from soilmap.config import load_config
-    from soilmap.pipeline import run
+    from soilmap.pipeline.run import run
 
     cfg = load_config(config).with_output(out_dir, overwrite=True)
     t0 = time.perf_counter()

@@ -13,7 +13,7 @@ partition of random points clipped to the raster (the regions).
 Every method runs in its own subprocess, so its wall time and peak RSS
 (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) are its own:
 
-* ``soilmap``: :func:`soilmap.zonal.zonal_sums` (area with data, Σ value × true area,
+* ``soilmap``: :func:`soilmap.zonal.sums.zonal_sums` (area with data, Σ value × true area,
   min, max) with dask threads on every core;
 * ``exactextract``: ``exact_extract(raster, regions, ["weighted_sum", "weighted_mean",
   "min", "max"], weights=<cell area raster>)``, the same statistics, exact, in one
@@ -189,8 +189,9 @@ def run_soilmap(paths: dict[str, Path], subset: int | None) -> dict:
     from soilmap.areas import cell_area_ha
     from soilmap.grid import Grid
     from soilmap.io.raster import open_raster
-    from soilmap.landuse import uniform_fractions
-    from soilmap.zonal import regions_on_grid, zonal_sums
+    from soilmap.landuse.fractions import uniform_fractions
+    from soilmap.zonal.regions import regions_on_grid
+    from soilmap.zonal.sums import zonal_sums
 
     t0 = time.perf_counter()
     soc = open_raster(paths["raster"])

@@ -13,25 +13,32 @@ The public API is a handful of plain functions over lazy, georeferenced
 from soilmap import errors
 from soilmap._version import __version__
 from soilmap.areas import cell_area_ha
-from soilmap.classes import ClassTable, list_schemes, load_class_table
 from soilmap.config import RunConfig, load_config
 from soilmap.grid import Grid
 from soilmap.io.raster import open_categorical, open_raster
 from soilmap.io.vector import read_regions
-from soilmap.landuse import dominant_group, fractions_from_classes
-from soilmap.masks import apply_exclusion, raster_mask_fraction, vector_mask_fraction
-from soilmap.pipeline import Plan, RunResult, plan, run
-from soilmap.regrid import class_fractions
+from soilmap.landuse.fractions import dominant_group, fractions_from_classes
+from soilmap.landuse.masks import apply_exclusion, raster_mask_fraction, vector_mask_fraction
+from soilmap.landuse.regrid import class_fractions
+from soilmap.landuse.schemes import list_schemes, load_class_table
+from soilmap.landuse.table import ClassTable
+from soilmap.landuse.value import LandUse
+from soilmap.options import get_options, set_options
+from soilmap.pipeline.plan import Plan, plan
+from soilmap.pipeline.run import RunResult, run
 from soilmap.sample import sample_data_dir
-from soilmap.scenario import Saturation, Scenario, project
-from soilmap.socinputs import SocSpec, open_soc
-from soilmap.stock import stock_from_layers
+from soilmap.scenario.model import Saturation, Scenario
+from soilmap.scenario.project import project
+from soilmap.soc.open import open_soc
+from soilmap.soc.spec import SocSpec
+from soilmap.soc.stock import stock_from_layers
 from soilmap.units import convert
-from soilmap.zonal import zonal_statistics
+from soilmap.zonal.statistics import zonal_statistics
 
 __all__ = [
     "ClassTable",
     "Grid",
+    "LandUse",
     "Plan",
     "RunConfig",
     "RunResult",
@@ -46,6 +53,7 @@ __all__ = [
     "dominant_group",
     "errors",
     "fractions_from_classes",
+    "get_options",
     "list_schemes",
     "load_class_table",
     "load_config",
@@ -58,6 +66,7 @@ __all__ = [
     "read_regions",
     "run",
     "sample_data_dir",
+    "set_options",
     "stock_from_layers",
     "vector_mask_fraction",
     "zonal_statistics",

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from collections.abc import Callable
 
 import dask.array as dsa
@@ -39,6 +38,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor used below)
 import xarray as xr
 from pyproj import CRS, Transformer
 
+from soilmap._geodesy import band_area, ecef, inverse_transformer
 from soilmap.errors import CRSError, InputError
 from soilmap.grid import Grid, check_chunks
 from soilmap.meta import append_history
@@ -332,7 +332,7 @@ def _is_equal_area(
     x = t.c + t.a * (cols[None, :] + 0.5)
     y = t.f + t.e * (rows[:, None] + 0.5)
     x, y = np.broadcast_arrays(x, y)
-    density = _ground_density(_transformer(wkt), x.ravel(), y.ravel(), a, b, step)
+    density = _ground_density(inverse_transformer(wkt), x.ravel(), y.ravel(), a, b, step)
     scale = density / metres_per_unit**2
     deviation = np.abs(scale[np.isfinite(scale)] - 1.0)
     if deviation.size == 0:
@@ -408,29 +408,8 @@ def _geographic_block(
     lat_top = np.radians(np.clip(top + res_y * r, -90.0, 90.0))
     lat_bottom = np.radians(np.clip(top + res_y * (r + 1.0), -90.0, 90.0))
     dlon = math.radians(abs(transform[0]))
-    column = dlon * np.abs(_band_area(lat_bottom, lat_top, a, b)) / _M2_PER_HA
+    column = dlon * np.abs(band_area(lat_bottom, lat_top, a, b)) / _M2_PER_HA
     return np.broadcast_to(column[:, None], (rows.shape[0], cols.shape[1])).copy()
-
-
-def _band_area(phi1: np.ndarray, phi2: np.ndarray, a: float, b: float) -> np.ndarray:
-    """``S(φ2) − S(φ1)`` in m² per radian of longitude, without cancellation.
-
-    Subtracting two S values (each ~b²) loses digits for thin bands, so both terms
-    are differenced algebraically:
-    ``f(s) = s/(1 − e²s²)`` gives ``f(s2) − f(s1) = d(1 + e²s1s2) / ((1 − e²s1²)(1 − e²s2²))``
-    and ``artanh(e s2) − artanh(e s1) = artanh(e d / (1 − e² s1 s2))``, where
-    ``d = s2 − s1 = 2 cos((φ1+φ2)/2) sin((φ2−φ1)/2)`` is itself exact for small bands.
-    """
-    e2 = (a - b) * (a + b) / (a * a)
-    s1, s2 = np.sin(phi1), np.sin(phi2)
-    d = 2.0 * np.cos(0.5 * (phi1 + phi2)) * np.sin(0.5 * (phi2 - phi1))
-    term1 = d * (1.0 + e2 * s1 * s2) / ((1.0 - e2 * s1 * s1) * (1.0 - e2 * s2 * s2))
-    if e2 > 0.0:
-        e = math.sqrt(e2)
-        term2 = np.arctanh(e * d / (1.0 - e2 * s1 * s2)) / e
-    else:  # sphere: the limit of artanh(e x)/e is x, and b = a gives S = a² sin φ
-        term2 = d
-    return 0.5 * b * b * (term1 + term2)
 
 
 #: Spacing (cells) of the lattice on which projected-grid areas are computed exactly,
@@ -499,7 +478,7 @@ def _quadrature_block(
     nodes, weights = np.polynomial.legendre.leggauss(order)
     offsets = 0.5 + 0.5 * nodes  # node positions inside a cell, in cell units
     weights = 0.5 * weights  # 1-D weights sum to 2 on [-1, 1]; a cell's 2-D weights sum to 1
-    inverse = _transformer(wkt)
+    inverse = inverse_transformer(wkt)
 
     r = rows[:, 0].astype(np.float64)
     c = cols[0, :].astype(np.float64)
@@ -547,53 +526,13 @@ def _ground_density(
     # Points outside the projection's domain come back as inf; they become NaN
     # areas, not warnings.
     with np.errstate(invalid="ignore", over="ignore"):
-        ecef = _ecef(np.asarray(lon) * rad_per_unit, np.asarray(lat) * rad_per_unit, a, b)
-        dpdx = (ecef[:, :n] - ecef[:, n : 2 * n]) / (2.0 * step)
-        dpdy = (ecef[:, 2 * n : 3 * n] - ecef[:, 3 * n :]) / (2.0 * step)
+        xyz = ecef(np.asarray(lon) * rad_per_unit, np.asarray(lat) * rad_per_unit, a, b)
+        dpdx = (xyz[:, :n] - xyz[:, n : 2 * n]) / (2.0 * step)
+        dpdy = (xyz[:, 2 * n : 3 * n] - xyz[:, 3 * n :]) / (2.0 * step)
         cross = np.cross(dpdx, dpdy, axis=0)
         density = np.sqrt(cross[0] ** 2 + cross[1] ** 2 + cross[2] ** 2)
     density[~np.isfinite(density)] = np.nan
     return density
-
-
-def _ecef(lam: np.ndarray, phi: np.ndarray, a: float, b: float) -> np.ndarray:
-    """Geocentric coordinates (3, n) in metres of geodetic ``(λ, φ)`` on height 0."""
-    e2 = (a - b) * (a + b) / (a * a)
-    sin_phi, cos_phi = np.sin(phi), np.cos(phi)
-    n_radius = a / np.sqrt(1.0 - e2 * sin_phi * sin_phi)
-    return np.stack(
-        [
-            n_radius * cos_phi * np.cos(lam),
-            n_radius * cos_phi * np.sin(lam),
-            n_radius * (1.0 - e2) * sin_phi,
-        ]
-    )
-
-
-_local = threading.local()
-
-
-def _transformer(wkt: str) -> tuple[Transformer, float]:
-    """Inverse projection of ``wkt`` to its base geographic CRS, lon/lat order.
-
-    Returns the transformer and the radians per output unit: the base CRS may use
-    grads (NTF Paris), and its prime meridian may not be Greenwich, which does not
-    matter here because a meridian shift is a rotation about the polar axis.
-    pyproj transformers must not be shared between threads, so each thread (dask
-    worker threads included) keeps its own, built once per CRS.
-    """
-    cache = getattr(_local, "transformers", None)
-    if cache is None:
-        cache = _local.transformers = {}
-    entry = cache.get(wkt)
-    if entry is None:
-        crs = CRS.from_wkt(wkt)
-        geographic = crs.geodetic_crs
-        rad_per_unit = geographic.axis_info[0].unit_conversion_factor
-        if len(cache) >= 8:
-            cache.clear()
-        entry = cache[wkt] = (Transformer.from_crs(crs, geographic, always_xy=True), rad_per_unit)
-    return entry
 
 
 # ------------------------------------------------------------------ validation

@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from soilmap.errors import ConfigError, InputNotFoundError
-from soilmap.scenario import Saturation, Scenario
-from soilmap.socinputs import SocSpec
+from soilmap.options import CODECS, Codec, get_options
+from soilmap.scenario.model import Saturation, Scenario
+from soilmap.soc.spec import SocSpec
 
 __all__ = [
     "LandcoverConfig",
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 
-#: The ``[soc]`` section: see :class:`soilmap.socinputs.SocSpec`.
+#: The ``[soc]`` section: see :class:`soilmap.soc.spec.SocSpec`.
 SocConfig = SocSpec
 
 
@@ -117,11 +118,14 @@ class OutputConfig:
 
     dir: Path
     overwrite: bool = False
-    compress: Literal["deflate", "zstd", "lzw"] = "deflate"
+    #: Raster codec; default: the ``compress`` option (:func:`soilmap.set_options`).
+    compress: Codec = field(default_factory=lambda: get_options()["compress"])
 
     def __post_init__(self) -> None:
-        if self.compress not in ("deflate", "zstd", "lzw"):
-            raise ConfigError(f"compress must be deflate, zstd or lzw, not {self.compress!r}.")
+        if self.compress not in CODECS:
+            raise ConfigError(
+                f"compress must be one of {', '.join(CODECS)}, not {self.compress!r}."
+            )
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,31 @@ class RunConfig:
             overwrite=self.output.overwrite if overwrite is None else overwrite,
         )
         return replace(self, output=output)
+
+    @classmethod
+    def from_flags(cls, config_path: str | os.PathLike | None = None, **flags: Any) -> RunConfig:
+        """A run from a config file and/or the ``soilmap run`` flags (flags override it).
+
+        Parameters
+        ----------
+        config_path : path-like, optional
+            TOML run configuration.
+        **flags
+            The flags of ``soilmap run`` by their Python names (``soc``,
+            ``soc_units``, ``landcover``, ``region_id``, ``horizon`` ...; see
+            :data:`FLAGS`); ``None`` or empty leaves the file's value.
+
+        Raises
+        ------
+        soilmap.errors.ConfigError
+            Neither a file nor the required flags, or flags that do not fit.
+        """
+        cfg = load_config(config_path) if config_path else None
+        return _from_flags(cfg, flags)
+
+    def with_flags(self, **flags: Any) -> RunConfig:
+        """This run with ``soilmap run`` flags laid over it (see :meth:`from_flags`)."""
+        return _from_flags(self, flags)
 
     def input_paths(self) -> list[Path]:
         paths = soc_paths(self.soc)
@@ -372,7 +401,7 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
         out_cfg = OutputConfig(
             dir=base / out["dir"],
             overwrite=bool(out.get("overwrite", False)),
-            compress=out.get("compress", "deflate"),
+            compress=out.get("compress", get_options()["compress"]),
         )
         run = _section(data, "run", {"chunks", "scheduler", "workers", "memory_limit"}, where)
         chunks = run.get("chunks")
@@ -393,6 +422,150 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
         workers=run.get("workers"),
         memory_limit=run.get("memory_limit"),
     )  # type: ignore[arg-type]
+
+
+#: The flags of ``soilmap run`` that :meth:`RunConfig.from_flags` maps.
+FLAGS = (
+    "soc",
+    "soc_units",
+    "landcover",
+    "landcover_scheme",
+    "landcover_method",
+    "exclude",
+    "unknown_classes",
+    "regions",
+    "region_id",
+    "region_name",
+    "regions_layer",
+    "duplicate_ids",
+    "regions_crs",
+    "rate",
+    "start_year",
+    "horizon",
+    "growth",
+    "eligible",
+    "scenario_name",
+    "out",
+    "overwrite",
+    "compress",
+    "scheduler",
+    "workers",
+    "memory_limit",
+)
+_MULTIPLE = ("exclude", "horizon", "eligible")
+
+
+def _flag_scenario(base: Scenario, **given: Any) -> Scenario:
+    changes = {k: v for k, v in given.items() if v not in (None, ())}
+    return replace(base, **changes) if changes else base
+
+
+def _from_flags(cfg: RunConfig | None, o: Mapping[str, Any]) -> RunConfig:
+    """``cfg`` (or nothing) with the ``soilmap run`` flags ``o`` laid over it."""
+    unknown = sorted(set(o) - set(FLAGS))
+    if unknown:
+        raise ConfigError(f"unknown flag(s) {unknown}; the flags are: {', '.join(FLAGS)}.")
+    o = {k: o.get(k) for k in FLAGS} | {k: tuple(o.get(k) or ()) for k in _MULTIPLE}
+    o["overwrite"] = bool(o["overwrite"])
+    if cfg is None:
+        missing = [
+            f"--{k.replace('_', '-')}" for k in ("soc", "regions", "region_id", "out") if not o[k]
+        ]
+        if missing:
+            raise ConfigError(
+                f"give a config file (soilmap run CONFIG.toml) or at least {', '.join(missing)}."
+            )
+    soc = cfg.soc if cfg else None
+    if o["soc"]:
+        soc = SocConfig(stock=Path(o["soc"]), units=o["soc_units"])
+    elif o["soc_units"] and soc is not None:
+        soc = replace(soc, units=o["soc_units"])
+    landcover = cfg.landcover if cfg else None
+    if o["landcover"]:
+        if not o["landcover_scheme"]:
+            raise ConfigError(
+                "--landcover needs --landcover-scheme (a preset name or a table "
+                "file; see `soilmap schemes`)."
+            )
+        landcover = LandcoverConfig(
+            path=Path(o["landcover"]),
+            scheme=o["landcover_scheme"],
+            unknown=o["unknown_classes"] or "error",
+            method=o["landcover_method"] or "area",
+            exclude=tuple(o["exclude"]),
+        )
+    elif o["landcover_scheme"] or o["unknown_classes"] or o["landcover_method"] or o["exclude"]:
+        if landcover is None:
+            raise ConfigError("--landcover-scheme/--unknown-classes need --landcover PATH.")
+        landcover = replace(
+            landcover,
+            scheme=o["landcover_scheme"] or landcover.scheme,
+            unknown=o["unknown_classes"] or landcover.unknown,
+            method=o["landcover_method"] or landcover.method,
+            exclude=landcover.exclude + tuple(o["exclude"]),
+        )
+    regions = cfg.regions if cfg else None
+    if o["regions"]:
+        regions = RegionsConfig(
+            path=Path(o["regions"]),
+            id_field=o["region_id"] or "",
+            name_field=o["region_name"],
+            layer=o["regions_layer"],
+            crs=o["regions_crs"],
+            duplicate_ids=o["duplicate_ids"] or "error",
+        )
+        if not o["region_id"]:
+            raise ConfigError("--regions needs --region-id FIELD.")
+    elif regions is not None:
+        regions = replace(
+            regions,
+            id_field=o["region_id"] or regions.id_field,
+            name_field=o["region_name"] or regions.name_field,
+            crs=o["regions_crs"] or regions.crs,
+            layer=o["regions_layer"] or regions.layer,
+            duplicate_ids=o["duplicate_ids"] or regions.duplicate_ids,
+        )
+    output = cfg.output if cfg else OutputConfig(dir=Path(o["out"]))
+    output = replace(
+        output,
+        dir=Path(o["out"]) if o["out"] else output.dir,
+        overwrite=o["overwrite"] or output.overwrite,
+        compress=o["compress"] or output.compress,
+    )
+    given = [o[k] for k in ("rate", "start_year", "growth", "scenario_name")] + [
+        o["horizon"],
+        o["eligible"],
+    ]
+    if cfg and len(cfg.scenarios) > 1 and any(v not in (None, ()) for v in given):
+        raise ConfigError(
+            f"{cfg.source} defines {len(cfg.scenarios)} scenarios; scenario flags (--rate, "
+            "--horizon ...) apply to single-scenario runs only. Edit the config file instead."
+        )
+    scenario = _flag_scenario(
+        cfg.scenario if cfg else Scenario(),
+        rate=o["rate"],
+        start_year=o["start_year"],
+        horizons=tuple(o["horizon"]),
+        growth=o["growth"],
+        eligible=tuple(o["eligible"]),
+        name=o["scenario_name"],
+    )
+    if soc is None or regions is None:  # the checks above make this unreachable
+        raise ConfigError("give --soc and --regions, or a config file.")
+    run_opts = {
+        k: (o[k] if o[k] is not None else getattr(cfg, k, None))
+        for k in ("scheduler", "workers", "memory_limit")
+    }
+    return RunConfig(
+        soc=soc,
+        landcover=landcover,
+        regions=regions,
+        output=output,
+        scenarios=(scenario,) if not cfg or len(cfg.scenarios) == 1 else cfg.scenarios,
+        chunks=cfg.chunks if cfg else None,
+        source=cfg.source if cfg else None,
+        **run_opts,
+    )
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

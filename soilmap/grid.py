@@ -59,6 +59,12 @@ class Grid:
             shape=(da.sizes["y"], da.sizes["x"]),
         )
 
+    def window(self, row0: int, row1: int, col0: int, col1: int) -> Grid:
+        """The grid of rows ``row0:row1`` and columns ``col0:col1`` of this one."""
+        t = self.transform
+        shifted = Affine(t.a, t.b, t.c + col0 * t.a, t.d, t.e, t.f + row0 * t.e)  # north-up
+        return Grid(self.crs_wkt, shifted, (row1 - row0, col1 - col0))
+
     @cached_property
     def crs(self) -> CRS:
         """The CRS as a :class:`pyproj.CRS`."""
@@ -128,7 +134,7 @@ def check_same_grid(reference: Grid, other: Grid, *, what: str, reference_name: 
         raise GridMismatchError(
             f"{what} is on grid {other.describe()} but {reference_name} is on "
             f"{reference.describe()}. Bring it onto the reference grid first "
-            "(soilmap.regrid) or pass a raster on the same grid."
+            "(soilmap.landuse.regrid) or pass a raster on the same grid."
         )
 
 

@@ -27,7 +27,7 @@ def sample_copy(tmp_path: Path, sample_dir: Path) -> Path:
 def sample_run(tmp_path_factory):
     """The bundled demo run, computed once per session."""
     from soilmap.config import load_config
-    from soilmap.pipeline import run
+    from soilmap.pipeline.run import run
 
     out = tmp_path_factory.mktemp("demo") / "out"
     cfg = load_config(sample_data_dir() / "tigray.toml").with_output(out)

@@ -8,17 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soilmap.classes import (
+from soilmap.errors import ClassTableError, UnknownClassError, UnknownSchemeError
+from soilmap.landuse.schemes import list_schemes, load_class_table
+from soilmap.landuse.table import (
     DEFAULT_ELIGIBLE,
     LUT_NODATA,
     LUT_UNKNOWN,
     STANDARD_GROUPS,
     ClassTable,
     check_codes,
-    list_schemes,
-    load_class_table,
 )
-from soilmap.errors import ClassTableError, UnknownClassError, UnknownSchemeError
 
 # --------------------------------------------------------------------------- #
 # Official legends, transcribed from the published documents (not from the CSVs)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import rasterio
 
-from soilmap.cleaning import Rule, apply_rules, clip_bounds, rules_from_mappings
 from soilmap.errors import ConfigError
 from soilmap.io.raster import open_raster
-from soilmap.products import get_layer
+from soilmap.soc.cleaning import Rule, apply_rules, clip_bounds, rules_from_mappings
+from soilmap.soc.products import get_layer
 from soilmap.testing import make_grid, make_layer, raise_if_dask_computes
 
 DATA = Path(__file__).parent / "data"

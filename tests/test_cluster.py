@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import rasterio
 
-from soilmap.cluster import chunk_cells_for_memory, compute_context, parse_memory
 from soilmap.config import load_config
 from soilmap.errors import ConfigError
-from soilmap.pipeline import run
+from soilmap.pipeline.cluster import chunk_cells_for_memory, compute_context, parse_memory
+from soilmap.pipeline.run import run
 
 
 @pytest.mark.parametrize(

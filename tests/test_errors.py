@@ -12,7 +12,7 @@ import shapely
 
 from soilmap import errors
 from soilmap.config import load_config
-from soilmap.pipeline import run
+from soilmap.pipeline.run import run
 from soilmap.testing import write_raster
 
 
@@ -116,7 +116,7 @@ def test_existing_output_is_kept_without_overwrite(sample_copy, tmp_path):
 
 
 def test_scratch_size_by_hand():
-    from soilmap.io.raster import ScratchRaster
+    from soilmap.outputs.cog import ScratchRaster
 
     t = ScratchRaster(
         path=None, scratch=None, dtype="float32", nodata=-9999.0, bands=2,
@@ -128,7 +128,7 @@ def test_scratch_size_by_hand():
 
 
 def test_too_little_disk_stops_before_computing(sample_copy, tmp_path, monkeypatch):
-    import soilmap.pipeline as pipeline
+    import soilmap.pipeline.execute as pipeline
 
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(pipeline.shutil, "disk_usage", lambda _p: usage._replace(free=10 * 2**20))
@@ -146,7 +146,7 @@ def test_too_little_disk_stops_before_computing(sample_copy, tmp_path, monkeypat
 def test_disk_full_while_writing_is_not_blamed_on_the_inputs(sample_copy, tmp_path, monkeypatch):
     import rasterio.errors
 
-    import soilmap.pipeline as pipeline
+    import soilmap.pipeline.execute as pipeline
 
     out = tmp_path / "out"
     run(_cfg(sample_copy, out))

@@ -326,7 +326,7 @@ def bt_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bt") / "out"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(rasterio.io.DatasetReader, "read", counting_read)
-        with raise_if_dask_computes(max_computes=1) as scheduler:
+        with raise_if_dask_computes(max_computes=10_000) as scheduler:
             result = run_comparison(BT, BT_REGIONS, id_field="id", out_dir=out, chunks=(64, 96))
     return result, reads, scheduler.total
 
@@ -355,8 +355,16 @@ def test_bhutan_national_totals_match_numpy_after_cleaning(bt_run):
     assert result.manifest["cleaning"]["T0"]["removed_cells"] == 15
 
 
-def test_one_dask_compute_for_the_whole_run(bt_run):
-    assert bt_run[2] == 1
+def test_one_dask_compute_per_window(bt_run):
+    """The comparison runs window by window, like ``soilmap run``: one compute each."""
+    import os
+
+    from soilmap.pipeline.execute import windows
+
+    t0 = discover_gsocseq(BT, chunks=(64, 96)).t0
+    expected = len(windows(t0.chunks, per_window=2 * (os.cpu_count() or 1)))
+    assert expected > 1
+    assert bt_run[2] == expected
 
 
 def test_blocks_outside_the_maps_are_read_once(bt_run):
@@ -458,6 +466,10 @@ def test_cli_maps_arguments_to_run_comparison(monkeypatch, tmp_path):
         "zstd",
         "--duplicate-ids",
         "suffix",
+        "--workers",
+        "2",
+        "--memory-limit",
+        "1GB",
     ]
     result = CliRunner().invoke(command, args)
     assert isinstance(result.exception, InputError)  # SoilmapErrors propagate to the group
@@ -474,6 +486,9 @@ def test_cli_maps_arguments_to_run_comparison(monkeypatch, tmp_path):
         "duplicate_ids": "suffix",
         "compress": "zstd",
         "progress": False,
+        "scheduler": None,
+        "workers": 2,
+        "memory_limit": "1GB",
     }
 
 

@@ -15,7 +15,8 @@ from soilmap.areas import cell_area_ha
 from soilmap.config import load_config
 from soilmap.grid import Grid
 from soilmap.io.raster import read_layout
-from soilmap.pipeline import plan, run
+from soilmap.pipeline.plan import plan
+from soilmap.pipeline.run import run
 
 
 def _totals(result, region="ETH"):

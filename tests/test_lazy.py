@@ -6,7 +6,7 @@ import dask
 import pytest
 
 from soilmap.config import load_config
-from soilmap.pipeline import plan
+from soilmap.pipeline.plan import plan
 from soilmap.testing import DaskComputeError, raise_if_dask_computes
 
 
@@ -53,8 +53,8 @@ def test_a_run_reads_each_input_block_once(sample_copy, tmp_path, monkeypatch, s
     """Count block reads of every input during a whole run (all outputs and tables)."""
     import dataclasses
 
-    from soilmap.pipeline import run
-    from soilmap.scenario import Scenario
+    from soilmap.pipeline.run import run
+    from soilmap.scenario.model import Scenario
 
     cfg = load_config(sample_copy / "tigray.toml").with_output(tmp_path / "o")
     cfg = dataclasses.replace(cfg, chunks=(110, 200))

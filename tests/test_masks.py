@@ -13,7 +13,6 @@ import xarray as xr
 from affine import Affine
 from pyproj import CRS, Transformer
 
-from soilmap.classes import load_class_table
 from soilmap.errors import (
     CRSError,
     GridMismatchError,
@@ -22,8 +21,9 @@ from soilmap.errors import (
     NoOverlapError,
 )
 from soilmap.grid import Grid
-from soilmap.masks import apply_exclusion, raster_mask_fraction, vector_mask_fraction
-from soilmap.regrid import class_fractions, covered_share
+from soilmap.landuse.masks import apply_exclusion, raster_mask_fraction, vector_mask_fraction
+from soilmap.landuse.regrid import class_fractions, covered_share
+from soilmap.landuse.schemes import load_class_table
 from soilmap.testing import make_grid, raise_if_dask_computes, write_raster
 
 UTM = "EPSG:32637"

@@ -10,9 +10,9 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 
-from soilmap.cleaning import Rule
 from soilmap.errors import UnitsError
-from soilmap.plausibility import (
+from soilmap.soc.cleaning import Rule
+from soilmap.soc.plausibility import (
     BANDS,
     UnitsWarning,
     check_bounds,

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from soilmap.cleaning import Rule
 from soilmap.errors import UnitsError
-from soilmap.products import (
+from soilmap.soc.cleaning import Rule
+from soilmap.soc.products import (
     ROLE_QUANTITY,
     get_layer,
     get_product,

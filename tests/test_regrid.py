@@ -19,8 +19,7 @@ import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 
-import soilmap.regrid as regrid
-from soilmap.classes import load_class_table
+import soilmap.landuse.regrid as regrid
 from soilmap.errors import (
     CRSError,
     InputError,
@@ -30,8 +29,9 @@ from soilmap.errors import (
 )
 from soilmap.grid import Grid
 from soilmap.io.raster import open_categorical
-from soilmap.landuse import dominant_group, fractions_from_classes
-from soilmap.regrid import class_fractions, class_fractions_and_index, covered_share
+from soilmap.landuse.fractions import dominant_group, fractions_from_classes
+from soilmap.landuse.regrid import class_fractions, class_fractions_and_index, covered_share
+from soilmap.landuse.schemes import load_class_table
 from soilmap.testing import make_grid, raise_if_dask_computes, write_raster
 
 UTM = "EPSG:32637"

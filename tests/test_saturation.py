@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soilmap.errors import ConfigError
-from soilmap.scenario import Saturation, Scenario, project, saturation_concentration
+from soilmap.scenario.model import Saturation, Scenario, saturation_concentration
+from soilmap.scenario.project import project
 from soilmap.testing import make_fractions, make_grid, make_layer, raise_if_dask_computes
 
 

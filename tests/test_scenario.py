@@ -4,8 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soilmap.errors import ConfigError
-from soilmap.landuse import fractions_from_index
-from soilmap.scenario import Scenario, project
+from soilmap.landuse.fractions import fractions_from_index
+from soilmap.scenario.model import Scenario
+from soilmap.scenario.project import project
 from soilmap.testing import make_fractions, make_grid, make_layer, raise_if_dask_computes
 
 

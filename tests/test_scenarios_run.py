@@ -11,7 +11,7 @@ import rasterio
 
 from soilmap.config import load_config
 from soilmap.io.raster import read_layout
-from soilmap.pipeline import run
+from soilmap.pipeline.run import run
 from soilmap.testing import write_raster
 
 SCENARIOS = """
@@ -124,8 +124,9 @@ def test_manifest_lists_every_scenario(multi):
 
 def test_zonal_from_stock_multiples_equals_per_group_layers(sample_copy):
     """Totals derived from the stock's (scalar rates, no cap) equal the general route."""
-    from soilmap.pipeline import plan
-    from soilmap.zonal import zonal_sums
+    from soilmap.keys import LayerKey
+    from soilmap.pipeline.plan import plan
+    from soilmap.zonal.sums import zonal_sums
 
     text = (sample_copy / "tigray.toml").read_text()
     head = text.split("[scenario]")[0]
@@ -136,9 +137,12 @@ def test_zonal_from_stock_multiples_equals_per_group_layers(sample_copy):
     proj = p.projections["p4"]
     assert set(proj.stock_multiples) == {"sequestration", "gain_2030", "gain_2050"}
     derived = p.zonal().compute()
-    layers = {"soc_stock": p.stock, **{f"p4|{k}": v for k, v in proj.by_group.items()}}
+    layers = {
+        LayerKey("soc_stock"): p.stock,
+        **{LayerKey(k, "p4"): v for k, v in proj.by_group.items()},
+    }
     general = zonal_sums(
-        p.fractions, p.area_ha, layers, p.regions, p.grid, minmax=("soc_stock",)
+        p.fractions, p.area_ha, layers, p.regions, p.grid, minmax=(LayerKey("soc_stock"),)
     ).compute()
     for name in layers:
         a = derived.values[..., 1 + derived.layers.index(name)]

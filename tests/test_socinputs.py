@@ -13,7 +13,8 @@ import rasterio
 from rasterio.warp import Resampling, reproject
 
 from soilmap.errors import ConfigError, InputError, UnitsError
-from soilmap.socinputs import SocSpec, open_soc
+from soilmap.soc.open import open_soc
+from soilmap.soc.spec import SocSpec
 from soilmap.testing import raise_if_dask_computes
 
 DATA = Path(__file__).parent / "data"
@@ -285,7 +286,7 @@ def test_gsnmap_carbon_in_g_kg_is_caught_by_the_stock_check():
 
 
 def test_unit_check_warn_lets_the_user_go_on(t0_kg_m2):
-    from soilmap.plausibility import UnitsWarning
+    from soilmap.soc.plausibility import UnitsWarning
 
     with pytest.warns(UnitsWarning):
         soc = open_soc(SocSpec(stock=t0_kg_m2, units="t C ha-1", unit_check="warn"))

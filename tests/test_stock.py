@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from soilmap.errors import InputError
-from soilmap.stock import depth_weights, stock_from_layers
+from soilmap.soc.stock import depth_weights, stock_from_layers
 from soilmap.testing import make_grid, make_layer, raise_if_dask_computes
 
 
@@ -63,7 +63,7 @@ def test_coarse_fragments_and_nan():
 
 # --- issue 4: harmonising any set of layers to a chosen depth -----------------------
 
-from soilmap.stock import depth_assumptions, layer_depths, order_by_depth, stock_bounds  # noqa: E402
+from soilmap.soc.stock import depth_assumptions, layer_depths, order_by_depth, stock_bounds  # noqa: E402
 
 
 def test_interval_layers_partly_inside_0_40_record_the_assumption():

@@ -1,4 +1,4 @@
-"""Tests for soilmap.styles: QGIS .qml styles written beside the rasters."""
+"""Tests for soilmap.outputs.qml: QGIS .qml styles written beside the rasters."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from matplotlib.colors import to_hex
 
 from soilmap.errors import InputError, SoilmapError
-from soilmap.styles import continuous_style, paletted_style, style_path_for, write_qml
+from soilmap.outputs.qml import continuous_style, paletted_style, style_path_for, write_qml
 
 DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
 PIPE_SIBLINGS = ["rasterrenderer", "brightnesscontrast", "huesaturation", "rasterresampler"]

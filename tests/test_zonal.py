@@ -19,17 +19,14 @@ from hypothesis import strategies as st
 
 from soilmap.areas import cell_area_ha
 from soilmap.errors import InputError, NoOverlapError
-from soilmap.io.vector import read_regions, write_csv, write_gpkg, write_parquet, write_table
-from soilmap.landuse import fractions_from_index, uniform_fractions
+from soilmap.io.vector import read_regions
+from soilmap.landuse.fractions import fractions_from_index, uniform_fractions
+from soilmap.outputs.tables import write_csv, write_gpkg, write_parquet, write_table
 from soilmap.testing import make_grid, make_layer, raise_if_dask_computes, write_raster
-from soilmap.zonal import (
-    ZonalSums,
-    _coverage_spans,
-    per_hectare_total_unit,
-    regions_on_grid,
-    summarise_groups,
-    zonal_sums,
-)
+from soilmap.zonal.coverage import _coverage_spans
+from soilmap.zonal.regions import regions_on_grid
+from soilmap.zonal.statistics import per_hectare_total_unit, summarise_groups
+from soilmap.zonal.sums import ZonalSums, zonal_sums
 
 DATA = Path(__file__).parent / "data"
 PHL = DATA / "phl_admin1_naturalearth.gpkg"

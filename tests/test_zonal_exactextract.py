@@ -30,8 +30,9 @@ from soilmap.areas import cell_area_ha
 from soilmap.grid import Grid
 from soilmap.io.raster import open_raster
 from soilmap.io.vector import read_regions
-from soilmap.landuse import uniform_fractions
-from soilmap.zonal import regions_on_grid, zonal_sums
+from soilmap.landuse.fractions import uniform_fractions
+from soilmap.zonal.regions import regions_on_grid
+from soilmap.zonal.sums import zonal_sums
 
 DATA = Path(__file__).parent / "data"
 REGIONS = DATA / "phl_admin1_naturalearth.gpkg"
@@ -111,7 +112,7 @@ def test_exactextract_coverage_is_float32():
     cov = exact_extract(src, gdf, ["coverage"], output="pandas")["coverage"][0]
     assert np.array_equal(cov.astype(np.float32).astype(np.float64), cov)
     # ... whereas soilmap's is exact in float64 (the covered area is the polygon's).
-    from soilmap.zonal import _coverage_spans
+    from soilmap.zonal.coverage import _coverage_spans
 
     _, _row, start, stop, c = _coverage_spans(
         np.array([poly]), np.zeros(1, int), (0, 4), (1, 1), (4, 4)

@@ -8,7 +8,7 @@ import click
 
 from soilmap.cli.options import report, show_progress
 from soilmap.config import load_config
-from soilmap.pipeline import run
+from soilmap.pipeline.run import run
 from soilmap.sample import SAMPLE_CONFIG, sample_data_dir
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 
-from soilmap.cli.options import compress_option, duplicate_ids_option, regions_crs_option
+from soilmap.cli.options import (
+    cluster_options,
+    compress_option,
+    duplicate_ids_option,
+    regions_crs_option,
+    show_progress,
+)
 from soilmap.gsocseq import run_comparison
 
 
@@ -42,6 +48,7 @@ from soilmap.gsocseq import run_comparison
 @click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
 @compress_option()
 @duplicate_ids_option()
+@cluster_options
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -52,10 +59,13 @@ def command(
     regions_crs: str | None,
     rate: float,
     emissions_field: str | None,
-    duplicate_ids: str,
+    duplicate_ids: Literal["error", "suffix", "dissolve"],
     out: Path,
     overwrite: bool,
-    compress: str,
+    compress: Literal["deflate", "zstd", "lzw"],
+    scheduler: str | None,
+    workers: int | None,
+    memory_limit: str | None,
 ) -> None:
     """Compare the 4 per 1000 target with FAO's GSOCseq scenarios, per pixel and region.
 
@@ -78,7 +88,10 @@ def command(
         emissions_field=emissions_field,
         duplicate_ids=duplicate_ids,
         compress=compress,
-        progress=sys.stderr.isatty() and not quiet,
+        progress=show_progress(ctx),
+        scheduler=scheduler,
+        workers=workers,
+        memory_limit=memory_limit,
     )
     if quiet:
         return

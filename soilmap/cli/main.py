@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import click
 
 from soilmap._version import __version__
 from soilmap.errors import SoilmapError
+from soilmap.options import apply_gdal_cache
 
 
 class _SoilmapGroup(click.Group):
@@ -46,7 +46,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 # GDAL's block cache defaults to 5 % of RAM; soilmap reads every block once, so a
 # large cache only adds to the peak memory. A user's own setting wins.
-os.environ.setdefault("GDAL_CACHEMAX", "256")
+apply_gdal_cache()
 
 
 def _register() -> None:

@@ -1,12 +1,24 @@
-"""Helpers shared by the commands."""
+"""Options and helpers shared by the commands."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from soilmap.pipeline import RunResult
+from soilmap.options import CODECS
+from soilmap.pipeline.run import RunResult
+
+__all__ = [
+    "cluster_options",
+    "compress_option",
+    "duplicate_ids_option",
+    "regions_crs_option",
+    "report",
+    "show_progress",
+]
 
 #: ``--regions-crs``: the CRS of a regions file that has none.
 regions_crs_option = click.option(
@@ -14,7 +26,7 @@ regions_crs_option = click.option(
 )
 
 
-def duplicate_ids_option(default: str | None = "error"):
+def duplicate_ids_option(default: str | None = "error") -> Callable[[Any], Any]:
     """``--duplicate-ids``; ``default=None`` lets a config file's value stand."""
     return click.option(
         "--duplicate-ids",
@@ -26,11 +38,11 @@ def duplicate_ids_option(default: str | None = "error"):
     )
 
 
-def compress_option(default: str | None = "deflate"):
+def compress_option(default: str | None = "deflate") -> Callable[[Any], Any]:
     """``--compress``; ``default=None`` lets a config file's value stand."""
     return click.option(
         "--compress",
-        type=click.Choice(["deflate", "zstd", "lzw"]),
+        type=click.Choice(list(CODECS)),
         default=default,
         show_default=default is not None,
         help="Raster codec (with a predictor)"
@@ -39,9 +51,26 @@ def compress_option(default: str | None = "deflate"):
     )
 
 
+def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--scheduler``, ``--workers`` and ``--memory-limit``: where and within what it runs."""
+    f = click.option(
+        "--memory-limit",
+        metavar="SIZE",
+        help="Memory ceiling, e.g. 4GB: chunks are sized to stay within it (per worker with "
+        "--workers).",
+    )(f)
+    f = click.option("--workers", type=int, help="Start a local cluster of N worker processes.")(f)
+    return click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Run on an existing Dask cluster, e.g. tcp://host:8786 (dask-jobqueue, "
+        "Kubernetes, Coiled ...). Inputs and --out must be on a file system every worker sees.",
+    )(f)
+
+
 def show_progress(ctx: click.Context) -> bool:
     """Progress bars only on a terminal, never with --quiet."""
-    return sys.stderr.isatty() and not ctx.find_root().obj.get("quiet", False)
+    return sys.stderr.isatty() and not (ctx.find_root().obj or {}).get("quiet", False)
 
 
 def report(result: RunResult, quiet: bool) -> None:

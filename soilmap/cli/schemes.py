@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from soilmap.classes import list_schemes, load_class_table
+from soilmap.landuse.schemes import list_schemes, load_class_table
 
 
 @click.command("schemes")

@@ -2,101 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import click
-import dask.array as dsa
-import numpy as np
-import rioxarray
-import xarray as xr
 
 from soilmap.cli.options import duplicate_ids_option, regions_crs_option
 from soilmap.errors import InputError, OutputExistsError
-from soilmap.io.raster import open_raster, read_layout, tile_aligned_chunks
+from soilmap.io.raster import open_raster, read_layout
 from soilmap.io.staging import OutputStage
-from soilmap.io.vector import read_regions, write_table
-from soilmap.landuse import NODATA_CODE
-from soilmap.zonal import zonal_statistics
+from soilmap.io.vector import read_regions
+from soilmap.landuse.fractions import open_landuse
+from soilmap.outputs.tables import write_table
+from soilmap.zonal.statistics import zonal_statistics
 
 _SUFFIXES = (".gpkg", ".csv", ".parquet", ".geoparquet")
-
-
-def landuse_codes(path: Path) -> dict[str, int]:
-    """Group name → class code of a soilmap ``landuse.tif``.
-
-    Read from the paletted ``<stem>.qml`` style soilmap writes beside it, else from
-    the ``run.json`` of the same folder.
-
-    Raises
-    ------
-    soilmap.errors.InputError
-        If neither tells the codes.
-    """
-    qml = path.with_suffix(".qml")
-    if qml.exists():
-        entries = ET.parse(qml).getroot().iter("paletteEntry")
-        codes = {e.get("label", ""): int(e.get("value", "0")) for e in entries}
-        if codes:
-            return codes
-    manifest = path.parent / "run.json"
-    if manifest.exists():
-        codes = json.loads(manifest.read_text()).get("landcover", {}).get("group_codes")
-        if codes:
-            return {str(k): int(v) for k, v in codes.items()}
-    raise InputError(
-        f"land use {str(path)!r}: cannot tell which group each class code is (no "
-        f"{qml.name} style or run.json beside it). Pass the landuse.tif of a soilmap run "
-        "with its .qml, or a multi-band raster of group fractions (one band per group, "
-        "band descriptions = group names)."
-    )
-
-
-def _class_fractions(codes: np.ndarray, values: tuple[int, ...]) -> np.ndarray:
-    return np.stack([(codes == v).astype("float32") for v in values])
-
-
-def open_landuse(path: Path, chunks: tuple[int, int] | None = None) -> xr.DataArray:
-    """Land-use group fractions ``("group", "y", "x")`` from a fractions or class raster.
-
-    A multi-band raster holds one group fraction (0–1) per band, named by the band
-    descriptions; a single-band integer raster holds soilmap group codes (see
-    :func:`landuse_codes`).  Lazy.
-    """
-    layout = read_layout(path, what="land use")
-    chunks = chunks or tile_aligned_chunks(layout.block_shape, layout.grid.shape)
-    da = rioxarray.open_rasterio(
-        path, chunks={"band": -1, "y": chunks[0], "x": chunks[1]}, masked=False, lock=False
-    )
-    if layout.count > 1:
-        names = da.attrs.get("long_name")
-        names = list(names) if isinstance(names, tuple) else []
-        if len(names) != layout.count or len(set(names)) != layout.count:
-            names = [f"band{i + 1}" for i in range(layout.count)]
-        frac = da.astype("float32")
-        if layout.nodata is not None:
-            frac = frac.where(da != layout.nodata)
-        return frac.rename(band="group").assign_coords(group=names)
-    if not np.issubdtype(np.dtype(layout.dtype), np.integer):
-        raise InputError(
-            f"land use {str(path)!r} is one band of {layout.dtype}: pass soilmap's landuse.tif "
-            "(integer group codes) or a multi-band raster of group fractions."
-        )
-    codes = landuse_codes(path)
-    codes = {g: c for g, c in codes.items() if c != NODATA_CODE}
-    data = da.isel(band=0, drop=True).data
-    values = tuple(codes.values())
-    frac = dsa.map_blocks(
-        _class_fractions,
-        data,
-        values,
-        new_axis=0,
-        chunks=((len(values),), *data.chunks),
-        dtype="float32",
-    )
-    coords = {"group": list(codes), "y": da["y"], "x": da["x"], "spatial_ref": da["spatial_ref"]}
-    return xr.DataArray(frac, dims=("group", "y", "x"), coords=coords)
 
 
 def _layer_names(paths: tuple[Path, ...]) -> list[str]:

@@ -127,8 +127,9 @@ class GsocseqLayers:
     final_soc, asr, rsr : mapping of str to xarray.DataArray
         By scenario: final SOC (t C ha-1), ASR and RSR (t C ha-1 yr-1).
     cleaning : mapping of str to dict
-        Per opened layer: ``rule`` (text) and lazy 0-d dask counts ``removed_cells``
-        (data outside :data:`PLAUSIBLE`) and ``kept_cells``.
+        Per opened layer: ``rule`` (text), lazy 0-d dask counts ``removed_cells``
+        (data outside :data:`PLAUSIBLE`) and ``kept_cells``, and ``masks``: the same
+        counts as lazy boolean layers (``{"removed_cells": ..., "kept_cells": ...}``).
     conventions : tuple of str
         File-name conventions found (``"glosis"``, ``"national"``).
     ignored : tuple of str
@@ -177,10 +178,13 @@ def _open_clean(path: Path, key: str, chunks: tuple[int, int] | None) -> tuple[x
     clean = raw.where(keep)
     clean.attrs = dict(raw.attrs)
     text = rule.describe(units)
+    removed = raw.notnull() & ~keep
     counts = {
         "rule": text,
-        "removed_cells": (raw.notnull() & ~keep).sum().data,
+        "removed_cells": removed.sum().data,
         "kept_cells": keep.sum().data,
+        # The per-cell forms, for counts computed window by window with the outputs.
+        "masks": {"removed_cells": removed, "kept_cells": keep},
     }
     return append_history(clean, f"GSOCseq plausibility rule: {text} (FAO)"), counts
 

@@ -97,14 +97,42 @@ def compare(
     return out
 
 
+def identity_errors(
+    layers: GsocseqLayers, *, period_years: float = GSOCSEQ_YEARS
+) -> dict[str, tuple[str, xr.DataArray]]:
+    """Per-cell errors of GSOCseq's own identities on the cleaned layers, lazily.
+
+    ``ASR_X × period = finalSOC_X − T0`` for each scenario with both layers, and
+    ``RSR_X × period = finalSOC_X − finalSOC_BAU`` for each RSR file with both final
+    stocks; ``|lhs − rhs|`` in float64 (t C ha-1), NaN where a term has no data.
+
+    Returns
+    -------
+    dict
+        By identity (``ASR_BAU``, ``RSR_SSM1`` ...): ``(text, error layer)``.
+    """
+    _check_parameters(0.004, period_years)
+    p = f"{period_years:g}"
+    t0, final = layers.t0.astype("float64"), layers.final_soc
+    out = {}
+    for sc in layers.scenarios:
+        if sc in final:
+            err = abs(layers.asr[sc].astype("float64") * period_years - (final[sc] - t0))
+            out[f"ASR_{sc}"] = (f"ASR_{sc} x {p} = finalSOC_{sc} - T0", err)
+    for sc, rsr in layers.rsr.items():
+        if sc in final and "BAU" in final:
+            rhs = final[sc].astype("float64") - final["BAU"]
+            err = abs(rsr.astype("float64") * period_years - rhs)
+            out[f"RSR_{sc}"] = (f"RSR_{sc} x {p} = finalSOC_{sc} - finalSOC_BAU", err)
+    return out
+
+
 def check_identities(
     layers: GsocseqLayers, *, period_years: float = GSOCSEQ_YEARS
 ) -> dict[str, dict[str, Any]]:
     """Lazy checks of GSOCseq's own identities on the cleaned layers.
 
-    ``ASR_X × period = finalSOC_X − T0`` for each scenario with both layers, and
-    ``RSR_X × period = finalSOC_X − finalSOC_BAU`` for each RSR file with both final
-    stocks; differences in float64 over the cells where every term has data.
+    See :func:`identity_errors` for the identities.
 
     Returns
     -------
@@ -113,25 +141,12 @@ def check_identities(
         (t C ha-1) and lazy 0-d dask arrays ``max_abs_error`` (0 without cells) and
         ``cells``.  Compute with ``dask.compute(result)``.
     """
-    _check_parameters(0.004, period_years)
-
-    def entry(text: str, lhs: xr.DataArray, rhs: xr.DataArray) -> dict[str, Any]:
-        err = abs(lhs.astype("float64") * period_years - rhs)
-        return {
-            "identity": text.format(p=f"{period_years:g}"),
+    return {
+        name: {
+            "identity": text,
             "units": STOCK_UNITS,
             "max_abs_error": err.fillna(0.0).max().data,
             "cells": err.notnull().sum().data,
         }
-
-    t0, final = layers.t0.astype("float64"), layers.final_soc
-    out = {}
-    for sc in layers.scenarios:
-        if sc in final:
-            text = f"ASR_{sc} x {{p}} = finalSOC_{sc} - T0"
-            out[f"ASR_{sc}"] = entry(text, layers.asr[sc], final[sc].astype("float64") - t0)
-    for sc, rsr in layers.rsr.items():
-        if sc in final and "BAU" in final:
-            text = f"RSR_{sc} x {{p}} = finalSOC_{sc} - finalSOC_BAU"
-            out[f"RSR_{sc}"] = entry(text, rsr, final[sc].astype("float64") - final["BAU"])
-    return out
+        for name, (text, err) in identity_errors(layers, period_years=period_years).items()
+    }

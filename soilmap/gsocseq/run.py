@@ -10,42 +10,43 @@ import logging
 import operator
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import dask.array as dsa
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import xarray as xr
-from rasterio.errors import RasterioError
 
 from soilmap.areas import cell_area_ha
-from soilmap.cluster import Compute
-from soilmap.errors import InputError
-from soilmap.gsocseq.discover import RATE_UNITS, discover_gsocseq
-from soilmap.gsocseq.pixels import (
-    GSOCSEQ_YEARS,
-    IDENTITY_TOLERANCE,
-    check_identities,
-    compare,
-)
-from soilmap.io.raster import Compression, stage_geotiff
+from soilmap.gsocseq.discover import RATE_UNITS, STOCK_UNITS, discover_gsocseq
+from soilmap.gsocseq.pixels import GSOCSEQ_YEARS, IDENTITY_TOLERANCE, compare, identity_errors
 from soilmap.io.staging import OutputStage
-from soilmap.io.vector import DuplicatePolicy, read_regions, write_csv, write_gpkg
-from soilmap.landuse import uniform_fractions
-from soilmap.manifest import describe_inputs, software_versions, write_json
-from soilmap.pipeline import FLOAT_NODATA
-from soilmap.scenario import CO2_PER_C
-from soilmap.styles import continuous_style, style_path_for, write_qml
-from soilmap.zonal import region_areas_ha, regions_on_grid, zonal_sums
+from soilmap.io.vector import EMISSIONS, DuplicatePolicy, read_regions
+from soilmap.landuse.fractions import uniform_fractions
+from soilmap.options import Codec, apply_gdal_cache, get_options
+from soilmap.outputs.manifest import describe_inputs, software_versions
+from soilmap.outputs.write import (
+    Continuous,
+    RasterOutput,
+    output_names,
+    write_manifest,
+    write_styles,
+    write_tables,
+)
+from soilmap.pipeline.cluster import Compute, compute_context
+from soilmap.pipeline.execute import Reduction, chunk_budget, execute
+from soilmap.scenario.model import CO2_PER_C
+from soilmap.zonal.regions import region_areas_ha, regions_on_grid
+from soilmap.zonal.sums import window_sums
 
 # The package's logger, as before it was split into modules.
 log = logging.getLogger("soilmap.gsocseq")
 
 TABLE = "gsocseq_comparison"
+#: The table files the comparison writes.
+_FORMATS = ("gpkg", "csv")
 #: Units of the comparison table's numeric columns.
 TABLE_UNITS = {
     "area_ha": "ha",
@@ -82,24 +83,6 @@ class ComparisonResult:
     table: gpd.GeoDataFrame
     totals: pd.DataFrame
     manifest: dict[str, Any]
-
-
-def _read_emissions(path: Path, id_field: str, field: str, ids: pd.Series) -> np.ndarray:
-    """The ``field`` value (t CO2e yr-1) of each region, in the order of ``ids``."""
-    fields = list(pyogrio.read_info(path)["fields"])
-    if field not in fields:
-        raise InputError(
-            f"regions file {str(path)!r} has no field {field!r} (--emissions-field). "
-            f"Its fields are: {', '.join(fields)}."
-        )
-    df = pyogrio.read_dataframe(path, columns=[id_field, field], read_geometry=False)
-    if not pd.api.types.is_numeric_dtype(df[field]):
-        raise InputError(
-            f"emissions field {field!r} of {str(path)!r} holds {df[field].dtype} values; it "
-            "must be a number (t CO2e yr-1). Convert the column to a numeric type."
-        )
-    by_id = pd.Series(df[field].to_numpy(dtype="float64"), index=df[id_field].astype(str))
-    return by_id.reindex(ids.to_numpy()).to_numpy()
 
 
 def _ratio(num: Any, den: Any) -> np.ndarray:
@@ -177,9 +160,13 @@ def run_comparison(
     emissions_field: str | None = None,
     duplicate_ids: DuplicatePolicy = "error",
     period_years: float = GSOCSEQ_YEARS,
-    chunks: tuple[int, int] | None = None,
-    compress: Compression = "deflate",
+    chunks: tuple[int, int] | int | None = None,
+    compress: Codec | None = None,
     progress: bool | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    memory_limit: str | None = None,
+    compute: Compute | None = None,
 ) -> ComparisonResult:
     """Compare the 4 ‰ target with GSOCseq per pixel and per region; write the results.
 
@@ -187,7 +174,7 @@ def run_comparison(
     ``share_<X>.tif`` (1) per scenario with ``.qml`` styles, the table
     ``gsocseq_comparison.gpkg`` (layer ``gsocseq_comparison``) with ``.csv``/``.csvt``,
     and ``run.json``.  Rasters, zonal sums, identity checks and cleaning counts are
-    computed in one dask pass.
+    computed in one pass, window by window, by the same engine as ``soilmap run``.
 
     Parameters
     ----------
@@ -211,14 +198,25 @@ def run_comparison(
         Numeric field of the regions file with annual emissions (t CO2e yr-1): adds
         ``offset_share_target`` and ``offset_share_modelled`` (CO2e = C × 44/12 over
         the emissions; NaN where they are missing or ≤ 0).
+    duplicate_ids : {"error", "suffix", "dissolve"}
+        Region ids that repeat.
     period_years : float
         Years between T0 and the final SOC (20 in GSOCseq).
-    chunks : tuple of int, optional
-        Dask chunk ``(rows, cols)``.
-    compress : {"deflate", "zstd", "lzw"}
-        Raster codec.
+    chunks : tuple of int or int, optional
+        Dask chunk ``(rows, cols)`` or cells per chunk (default: from
+        ``memory_limit``, else the ``run_chunk_cells`` option).
+    compress : {"deflate", "zstd", "lzw"}, optional
+        Raster codec (default: the ``compress`` option).
     progress : bool, optional
-        Progress bar on stderr (default: when stderr is a terminal).
+        Progress on stderr (default: when stderr is a terminal).
+    scheduler : str, optional
+        Address of an existing Dask scheduler.
+    workers : int, optional
+        Run on a local cluster of this many processes.
+    memory_limit : str, optional
+        Memory ceiling (``"4GB"``) that chunks are sized to.
+    compute : Compute, optional
+        A ready place to compute (overrides ``scheduler`` and ``workers``).
 
     Returns
     -------
@@ -231,6 +229,61 @@ def run_comparison(
     ``Σ ASR × ha / (rate × Σ T0 × ha)`` over those cells (exact cell coverage, true
     cell areas): the regional ratio, not a mean of pixel shares.
     """
+    apply_gdal_cache()
+    args = dict(
+        folder=folder,
+        regions_path=regions_path,
+        id_field=id_field,
+        name_field=name_field,
+        regions_crs=regions_crs,
+        out_dir=out_dir,
+        overwrite=overwrite,
+        rate=rate,
+        emissions_field=emissions_field,
+        duplicate_ids=duplicate_ids,
+        period_years=period_years,
+        chunks=chunk_budget(chunks, memory_limit=memory_limit, workers=workers, layers=24),
+        compress=compress or get_options()["compress"],
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    if compute is not None:
+        return _run_comparison(compute=compute, **args)
+    with compute_context(scheduler, workers, memory_limit=memory_limit) as ctx:
+        return _run_comparison(compute=ctx, **args)
+
+
+def _rasters(
+    maps: dict[str, xr.DataArray], scenarios: tuple[str, ...], tags: dict[str, Any]
+) -> dict[str, RasterOutput]:
+    target = Continuous("YlGn", label_unit=RATE_UNITS, vmin=0.0, vmax_if_empty=1.0)
+    # 0–2 on a diverging ramp centred on 1: red falls short, blue exceeds.
+    share = Continuous("RdYlBu", label_unit="x target", vmin=0.0, vmax=2.0)
+    out = {"target_rate": RasterOutput(maps["target_rate"], target)}
+    out |= {f"share_{sc}": RasterOutput(maps[f"share_{sc}"], share) for sc in scenarios}
+    return {
+        stem: replace(r, tags={**tags, "layer": stem, "software": "soilmap"})
+        for stem, r in out.items()
+    }
+
+
+def _run_comparison(
+    *,
+    folder: str | Path,
+    regions_path: str | Path,
+    id_field: str,
+    name_field: str | None,
+    regions_crs: str | None,
+    out_dir: str | Path,
+    overwrite: bool,
+    rate: float,
+    emissions_field: str | None,
+    duplicate_ids: DuplicatePolicy,
+    period_years: float,
+    chunks: tuple[int, int] | int,
+    compress: Codec,
+    progress: bool,
+    compute: Compute,
+) -> ComparisonResult:
     t_start = time.perf_counter()
     layers = discover_gsocseq(folder, chunks=chunks)
     maps = compare(layers, rate=rate, period_years=period_years)
@@ -240,84 +293,73 @@ def run_comparison(
         name_field=name_field,
         crs=regions_crs,
         duplicate_ids=duplicate_ids,
+        emissions_field=emissions_field,
     )
-    emissions = None
-    if emissions_field:
-        ids = regions["region_id"]
-        emissions = _read_emissions(Path(regions_path), id_field, emissions_field, ids)
     regions = regions_on_grid(regions, layers.grid, what=f"{str(regions_path)!r}")
     scenarios, t0 = layers.scenarios, layers.t0
 
     area = cell_area_ha(layers.grid, chunks=(t0.chunks[0][0], t0.chunks[1][0]))
     area = area.chunk({"y": t0.chunks[0], "x": t0.chunks[1]}).assign_coords(y=t0.y, x=t0.x)
     summed = {"t0": t0, **{k: v for k, v in maps.items() if k.startswith(("asr_", "rsr_"))}}
-    zonal = zonal_sums(uniform_fractions(t0), area, summed, regions, layers.grid)
+    fractions = uniform_fractions(t0)
     # Whole-raster totals over the same cells as the table rows.
     mask = functools.reduce(operator.and_, [v.notnull() for v in summed.values()])
-    totals = {"area_ha": area.where(mask).sum().data}
-    totals |= {f"{k}_sum": (v * area).where(mask).sum().data for k, v in summed.items()}
+    reductions: dict[str, Reduction] = {"area_ha": (area.where(mask), "sum")}
+    reductions |= {f"{k}_sum": ((v * area).where(mask), "sum") for k, v in summed.items()}
+    reductions["left_out"] = (t0.notnull() & ~mask, "sum")
+    identities = identity_errors(layers, period_years=period_years)
+    for name, (_, err) in identities.items():
+        reductions[f"identity:{name}:max_abs_error"] = (err.fillna(0.0), "max")
+        reductions[f"identity:{name}:cells"] = (err.notnull(), "sum")
+    for key, counts in layers.cleaning.items():
+        for c, m in counts["masks"].items():
+            reductions[f"cleaning:{key}:{c}"] = (m, "sum")
 
-    rasters = {"target_rate": maps["target_rate"]}
-    rasters |= {f"share_{sc}": maps[f"share_{sc}"] for sc in scenarios}
-    names = [f"{stem}{ext}" for stem in rasters for ext in (".tif", ".qml")]
-    names += [f"{TABLE}.gpkg", f"{TABLE}.csv", f"{TABLE}.csvt", "run.json"]
     tags = {"rate": rate, "period_years": period_years, "source": "FAO GSOCseq"}
+    rasters = _rasters(maps, scenarios, tags)
+    names = output_names(list(rasters), [TABLE], formats=_FORMATS)
     with OutputStage(out_dir, names, overwrite=overwrite) as stage:
         # Maps, zonal sums, totals, identities and counts share one read of every block
         # (see test_every_input_block_is_read_once).
-        writes = {
-            stem: stage_geotiff(
-                da,
-                stage.path(f"{stem}.tif"),
-                nodata=FLOAT_NODATA,
-                compress=compress,
-                tags={**tags, "layer": stem, "software": "soilmap"},
-            )
-            for stem, da in rasters.items()
-        }
-        lazy = {
-            "files": writes,
-            "vmax": dsa.nanmax(maps["target_rate"].data),
-            "zonal": zonal,
-            "totals": totals,
-            "left_out": (t0.notnull() & ~mask).sum().data,
-            "identities": check_identities(layers, period_years=period_years),
-            "cleaning": dict(layers.cleaning),
-        }
-        show = sys.stderr.isatty() if progress is None else progress
-        try:
-            (done,) = Compute().compute(lazy, progress=show)
-        except RasterioError as exc:
-            # A block GDAL cannot decode shows up only when it is read.
-            raise InputError(
-                f"reading a GSOCseq layer of {str(folder)!r} failed ({exc}). The file is "
-                "probably truncated or corrupted: download it again."
-            ) from exc
-        t_compute = time.perf_counter()
-
-        vmax = float(done["vmax"])
-        write_qml(
-            style_path_for(done["files"]["target_rate"]),
-            continuous_style(0.0, vmax if vmax > 0 else 1.0, ramp="YlGn", label_unit=RATE_UNITS),
+        done = execute(
+            rasters,
+            stage=stage,
+            compute=compute,
+            chunks=t0.chunks,
+            compress=compress,
+            zonal=lambda w: window_sums(w, fractions, area, summed, regions, layers.grid),
+            reductions=reductions,
+            inputs=[*layers.input_paths(), Path(regions_path)],
+            progress=progress,
         )
-        for sc in scenarios:
-            # 0–2 on a diverging ramp centred on 1: red falls short, blue exceeds.
-            write_qml(
-                style_path_for(done["files"][f"share_{sc}"]),
-                continuous_style(0.0, 2.0, ramp="RdYlBu", label_unit="x target"),
-            )
-        table = _region_table(done["zonal"].frame(regions), regions, scenarios, rate, emissions)
+        t_compute = time.perf_counter()
+        write_styles(done.written, rasters, done.ranges)
+        if done.zonal is None:
+            raise ValueError("the comparison computed no zonal sums")
+        emissions = regions[EMISSIONS].to_numpy() if emissions_field else None
+        table = _region_table(done.zonal.frame(regions), regions, scenarios, rate, emissions)
         units = {k: v for k, v in TABLE_UNITS.items() if k in table.columns}
         meta = {"units": "; ".join(f"{k}={v}" for k, v in units.items()), "rate": str(rate)}
-        write_gpkg(table, stage.path(f"{TABLE}.gpkg"), layer=TABLE, metadata=meta)
-        write_csv(table, stage.path(f"{TABLE}.csv"))
+        write_tables(stage, table, TABLE, units=units, metadata=meta, formats=_FORMATS)
 
-        one_row = {"region_index": [0], **{k: [float(v)] for k, v in done["totals"].items()}}
+        r = done.reduced
+        one_row = {
+            "region_index": [0],
+            **{k: [float(r[k])] for k in ("area_ha", *[f"{k}_sum" for k in summed])},
+        }
         totals_df = _rows(pd.DataFrame(one_row), scenarios, rate).drop(columns="region_index")
-        identities = _identity_report(done["identities"])
+        computed = {
+            name: {
+                "identity": text,
+                "units": STOCK_UNITS,
+                "max_abs_error": r[f"identity:{name}:max_abs_error"],
+                "cells": r[f"identity:{name}:cells"],
+            }
+            for name, (text, _) in identities.items()
+        }
         cleaning = {
-            k: {"rule": v["rule"], **{c: int(v[c]) for c in ("removed_cells", "kept_cells")}}
-            for k, v in done["cleaning"].items()
+            k: {"rule": v["rule"], **{c: int(r[f"cleaning:{k}:{c}"]) for c in v["masks"]}}
+            for k, v in layers.cleaning.items()
         }
         manifest = {
             "soilmap_gsocseq_comparison": 1,
@@ -337,21 +379,30 @@ def run_comparison(
             "gsocseq": layers.describe(),
             "regions": {**report.__dict__, "count_on_grid": len(regions)},
             "cleaning": {"source": "FAO-SID/GSOCseq-scripts 9_MapsCorrection.R", **cleaning},
-            "identities": identities,
+            "identities": _identity_report(computed),
             "compared_cells": {
                 "rule": "T0 and every scenario's ASR (and RSR) have data",
-                "t0_cells_left_out": int(done["left_out"]),
+                "t0_cells_left_out": int(r["left_out"]),
             },
             "totals": totals_df.astype(object).where(totals_df.notna(), None).to_dict("records"),
             "outputs": {
-                **{f"{stem}.tif": _layer_meta(da) for stem, da in rasters.items()},
+                **{f"{stem}.tif": _layer_meta(out.layer) for stem, out in rasters.items()},
                 TABLE: {"columns_units": units},
             },
             "software": software_versions(),
-            "timings_s": {"open_plan_compute": round(t_compute - t_start, 3)},
+            "compute": {
+                "where": compute.description,
+                "chunk_shape": [c[0] for c in t0.chunks],
+                "chunk_count": [len(c) for c in t0.chunks],
+            },
+            "timings_s": {
+                "open_plan_compute": round(t_compute - t_start, 3),
+                "compute_windows": round(done.timings_s["compute_windows"], 3),
+                "cog_finish": round(done.timings_s["cog_finish"], 3),
+            },
         }
         manifest["timings_s"]["total"] = round(time.perf_counter() - t_start, 3)
-        write_json(manifest, stage.path("run.json"))
+        write_manifest(stage, manifest)
         outputs = stage.commit()
     log.info("wrote %d files to %s", len(outputs), out_dir)
     return ComparisonResult(

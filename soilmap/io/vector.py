@@ -9,14 +9,8 @@ and field metadata.
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
 import os
-import sqlite3
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,19 +25,19 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from soilmap.errors import CRSError, InputError, InputNotFoundError
 
 __all__ = [
+    "EMISSIONS",
+    "DuplicatePolicy",
+    "InvalidPolicy",
     "RegionsReport",
-    "graduated_style",
     "read_regions",
-    "write_csv",
-    "write_gpkg",
-    "write_parquet",
-    "write_table",
 ]
 
 log = logging.getLogger(__name__)
 
 InvalidPolicy = Literal["repair", "error"]
 DuplicatePolicy = Literal["error", "suffix", "dissolve"]
+#: Column of :func:`read_regions`' frame with each region's emissions (t CO2e yr-1).
+EMISSIONS = "emissions_t_co2e_per_yr"
 
 
 @dataclass(frozen=True)
@@ -79,6 +73,7 @@ def read_regions(
     crs: str | None = None,
     invalid: InvalidPolicy = "repair",
     duplicate_ids: DuplicatePolicy = "error",
+    emissions_field: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, RegionsReport]:
     """Read region polygons for zonal statistics.
 
@@ -103,11 +98,15 @@ def read_regions(
         What to do when ``id_field`` repeats: raise, make ids unique by appending
         ``#2``, ``#3`` ... in file order, or merge the features sharing an id into one
         region (its name is the first non-empty one).
+    emissions_field : str, optional
+        Numeric field with each region's annual emissions (t CO2e yr-1), read into
+        column ``emissions_t_co2e_per_yr`` (merged regions sum their parts').
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns ``region_id`` (str), ``region_name`` (str), ``geometry``.
+        Columns ``region_id`` (str), ``region_name`` (str), ``geometry``, and
+        ``emissions_t_co2e_per_yr`` with ``emissions_field``.
     RegionsReport
         Source CRS, repaired, empty, unnamed and duplicate regions.
 
@@ -127,7 +126,12 @@ def read_regions(
     except (DataSourceError, DataLayerError, pyogrio.errors.FieldTypeError) as exc:
         raise InputError(f"regions file {str(p)!r} cannot be read ({exc}).") from exc
     fields = [c for c in gdf.columns if c != gdf.geometry.name]
-    for label, field in (("--region-id", id_field), ("--region-name", name_field)):
+    given = (
+        ("--region-id", id_field),
+        ("--region-name", name_field),
+        ("emissions_field", emissions_field),
+    )
+    for label, field in given:
         if field is not None and field not in gdf.columns:
             raise InputError(
                 f"regions file {str(p)!r} has no field {field!r} ({label}). "
@@ -183,6 +187,8 @@ def read_regions(
 
     dupes = tuple(sorted(set(ids[ids.duplicated()])))
     frame = pd.DataFrame({"region_id": ids.to_numpy(), "region_name": names.to_numpy()})
+    if emissions_field is not None:
+        frame[EMISSIONS] = _numeric_field(gdf[emissions_field], p, emissions_field)
     if dupes:
         if duplicate_ids == "error":
             raise InputError(
@@ -216,8 +222,24 @@ def read_regions(
     return out, report
 
 
+def _numeric_field(values: pd.Series, path: Path, field: str) -> np.ndarray:
+    """A field's values as float64 (NULL -> NaN); text that is not a number is refused."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype="float64")
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = values.notna() & numbers.isna()
+    if bad.any():
+        shown = ", ".join(repr(v) for v in values[bad].unique()[:5])
+        raise InputError(
+            f"field {field!r} of regions file {str(path)!r} must be a number (t CO2e yr-1) "
+            f"in every feature, but {int(bad.sum())} feature(s) hold {shown}. Convert the "
+            "column to a numeric type, or choose another emissions_field."
+        )
+    return numbers.to_numpy(dtype="float64")
+
+
 def _dissolve(frame: pd.DataFrame, geoms: np.ndarray, named: np.ndarray):
-    """Merge features sharing a region id (first non-empty name wins)."""
+    """Merge features sharing a region id (first non-empty name wins; emissions add up)."""
     order = pd.unique(frame["region_id"])
     pos = pd.Index(order).get_indexer(frame["region_id"])
     merged = np.empty(len(order), dtype=object)
@@ -227,7 +249,10 @@ def _dissolve(frame: pd.DataFrame, geoms: np.ndarray, named: np.ndarray):
         merged[k] = shapely.union_all(geoms[members]) if members.size > 1 else geoms[members[0]]
         with_name = members[named[members]]
         names[k] = frame["region_name"].iat[(with_name if with_name.size else members)[0]]
-    return pd.DataFrame({"region_id": order, "region_name": names}), merged
+    out = pd.DataFrame({"region_id": order, "region_name": names})
+    if EMISSIONS in frame:
+        out[EMISSIONS] = frame[EMISSIONS].groupby(pos).sum(min_count=1).to_numpy()
+    return out, merged
 
 
 def _polygonal(geom):
@@ -238,307 +263,3 @@ def _polygonal(geom):
 
 
 # --------------------------------------------------------------------------- writers
-
-
-def _csvt_type(series: pd.Series) -> str:
-    if pd.api.types.is_integer_dtype(series):
-        return "Integer64"
-    if pd.api.types.is_float_dtype(series):
-        return "Real"
-    return "String"
-
-
-def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> list[Path]:
-    """Write ``df`` as CSV plus a ``.csvt`` so QGIS reads numbers as numbers.
-
-    Returns the two paths written.  Geometry columns are dropped; floats keep 10
-    significant digits.
-    """
-    p = Path(path)
-    table = pd.DataFrame(df.drop(columns=[c for c in df.columns if c == "geometry"]))
-    table.to_csv(p, index=False, float_format="%.10g", lineterminator="\n")
-    csvt = p.with_suffix(".csvt")
-    types = [_csvt_type(table[c]) for c in table.columns]
-    csvt.write_text(",".join(f'"{t}"' for t in types) + "\n")
-    return [p, csvt]
-
-
-def write_gpkg(
-    gdf: gpd.GeoDataFrame,
-    path: str | os.PathLike,
-    *,
-    layer: str,
-    metadata: dict[str, str] | None = None,
-    units: Mapping[str, str] | None = None,
-    style_column: str | None = None,
-    style_ramp: str = "YlGn",
-) -> Path:
-    """Write ``gdf`` as a GeoPackage layer (a new file; append layers with further calls).
-
-    Parameters
-    ----------
-    gdf : geopandas.GeoDataFrame
-        The table.
-    path : path-like
-        GeoPackage to create or add the layer to.
-    layer : str
-        Layer name (one layer per table).
-    metadata : dict of str to str, optional
-        Layer metadata (GDAL metadata domain, shown in QGIS' layer properties).
-    units : mapping of str to str, optional
-        Unit of each numeric column; stored as the column description in
-        ``gpkg_data_columns`` (QGIS shows it as the field comment) and in the
-        layer metadata as ``units``.
-    style_column : str, optional
-        Numeric column to draw the layer graduated by: a default QGIS style is saved
-        in the GeoPackage's ``layer_styles`` table, so QGIS opens the layer styled.
-    style_ramp : str
-        Matplotlib colour ramp of that style.
-    """
-    p = Path(path)
-    meta = dict(metadata or {})
-    if units:
-        meta.setdefault("units", "; ".join(f"{k}={v}" for k, v in units.items()))
-    mode = "a" if p.exists() else "w"
-    gdf.to_file(p, layer=layer, driver="GPKG", engine="pyogrio", mode=mode, metadata=meta or None)
-    with closing(sqlite3.connect(p)) as con, con:
-        if units:
-            _write_data_columns(con, layer, {c: u for c, u in units.items() if c in gdf.columns})
-        if style_column is not None:
-            if style_column not in gdf.columns:
-                raise InputError(f"style column {style_column!r} is not in the table.")
-            qml = graduated_style(
-                gdf[style_column],
-                style_column,
-                ramp=style_ramp,
-                unit=(units or {}).get(style_column),
-            )
-            _write_layer_style(con, layer, gdf.geometry.name, qml, style_column)
-    return p
-
-
-_SCHEMA_EXTENSION = "http://www.geopackage.org/spec/#extension_schema"
-
-
-def _write_data_columns(con: sqlite3.Connection, table: str, units: Mapping[str, str]) -> None:
-    """Column descriptions (units) through the GeoPackage schema extension."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS gpkg_data_columns (table_name TEXT NOT NULL, "
-        "column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT, mime_type TEXT, "
-        "constraint_name TEXT, CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name), "
-        "CONSTRAINT gdc_tn UNIQUE (table_name, name))"
-    )
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, "
-        "extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, "
-        "CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))"
-    )
-    for ext_table in ("gpkg_data_columns", "gpkg_data_column_constraints"):
-        con.execute(
-            "INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, 'gpkg_schema', ?, "
-            "'read-write')",
-            (ext_table, _SCHEMA_EXTENSION),
-        )
-    con.executemany(
-        "INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, description) "
-        "VALUES (?, ?, ?)",
-        [(table, col, f"unit: {unit}") for col, unit in units.items()],
-    )
-
-
-def _write_layer_style(
-    con: sqlite3.Connection, table: str, geometry: str, qml: str, column: str
-) -> None:
-    """Save ``qml`` as the default style of ``table`` in QGIS' ``layer_styles`` table."""
-    con.execute(
-        'CREATE TABLE IF NOT EXISTS "layer_styles" ("id" INTEGER PRIMARY KEY AUTOINCREMENT '
-        'NOT NULL, "f_table_catalog" TEXT(256), "f_table_schema" TEXT(256), '
-        '"f_table_name" TEXT(256), "f_geometry_column" TEXT(256), "styleName" TEXT(30), '
-        '"styleQML" TEXT, "styleSLD" TEXT, "useAsDefault" BOOLEAN, "description" TEXT, '
-        '"owner" TEXT(30), "ui" TEXT(30), "update_time" DATETIME DEFAULT '
-        "(strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
-    )
-    # Registered as an attributes table, as QGIS does, so GDAL lists it too.
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    con.execute(
-        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, last_change) "
-        "VALUES ('layer_styles', 'attributes', 'layer_styles', ?)",
-        (now,),
-    )
-    con.execute('UPDATE "layer_styles" SET "useAsDefault" = 0 WHERE "f_table_name" = ?', (table,))
-    con.execute(
-        'INSERT INTO "layer_styles" ("f_table_catalog", "f_table_schema", "f_table_name", '
-        '"f_geometry_column", "styleName", "styleQML", "styleSLD", "useAsDefault", '
-        "\"description\", \"owner\", \"ui\") VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', '')",
-        (table, geometry, table, qml, f"soilmap: graduated by {column}"),
-    )
-
-
-def graduated_style(
-    values: pd.Series, column: str, *, ramp: str = "YlGn", classes: int = 5, unit: str | None = None
-) -> str:
-    """A QGIS ``graduatedSymbol`` style (``.qml`` text) drawing polygons by ``column``.
-
-    Class limits are quantiles of the finite values (fewer classes if they repeat);
-    colours are sampled from the matplotlib ``ramp``.
-    """
-    import matplotlib
-
-    finite = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        finite = np.array([0.0, 1.0])
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, classes + 1)))
-    if edges.size < 2:
-        edges = np.array([edges[0], edges[0] + 1.0])
-    cmap = matplotlib.colormaps[ramp]
-    colours = [cmap(x) for x in np.linspace(0.15, 1.0, edges.size - 1)]
-
-    def rgba(c) -> str:
-        return ",".join(str(round(v * 255)) for v in c[:3]) + ",255"
-
-    def symbol(parent: ET.Element, name: str, colour) -> None:
-        sym = ET.SubElement(
-            parent,
-            "symbol",
-            {"type": "fill", "name": name, "alpha": "1", "clip_to_extent": "1", "force_rhr": "0"},
-        )
-        lay = ET.SubElement(sym, "layer", {"class": "SimpleFill", "enabled": "1", "pass": "0"})
-        opts = ET.SubElement(lay, "Option", {"type": "Map"})
-        for key, val in (
-            ("color", rgba(colour)),
-            ("outline_color", "60,60,60,255"),
-            ("outline_style", "solid"),
-            ("outline_width", "0.2"),
-            ("outline_width_unit", "MM"),
-            ("style", "solid"),
-        ):
-            ET.SubElement(opts, "Option", {"type": "QString", "name": key, "value": val})
-
-    root = ET.Element("qgis", {"version": "3.34.0-Prizren", "styleCategories": "Symbology"})
-    rend = ET.SubElement(
-        root,
-        "renderer-v2",
-        {
-            "type": "graduatedSymbol",
-            "attr": column,
-            "graduatedMethod": "GraduatedColor",
-            "symbollevels": "0",
-            "enableorderby": "0",
-            "forceraster": "0",
-        },
-    )
-    ranges = ET.SubElement(rend, "ranges")
-    symbols = ET.SubElement(rend, "symbols")
-    suffix = f" {unit}" if unit else ""
-    for k in range(edges.size - 1):
-        lo, hi = float(edges[k]), float(edges[k + 1])
-        ET.SubElement(
-            ranges,
-            "range",
-            {
-                "lower": repr(lo),
-                "upper": repr(hi),
-                "symbol": str(k),
-                "label": f"{lo:.4g} – {hi:.4g}{suffix}",
-                "render": "true",
-            },
-        )
-        symbol(symbols, str(k), colours[k])
-    source = ET.SubElement(rend, "source-symbol")
-    symbol(source, "0", colours[0])
-    ramp_el = ET.SubElement(rend, "colorramp", {"type": "gradient", "name": "[source]"})
-    ramp_opts = ET.SubElement(ramp_el, "Option", {"type": "Map"})
-    for key, val in (("color1", rgba(cmap(0.15))), ("color2", rgba(cmap(1.0)))):
-        ET.SubElement(ramp_opts, "Option", {"type": "QString", "name": key, "value": val})
-    ET.SubElement(rend, "classificationMethod", {"id": "Quantile"})
-    ET.SubElement(rend, "rotation")
-    ET.SubElement(rend, "sizescale")
-    ET.SubElement(
-        rend,
-        "labelformat",
-        {"format": "%1 – %2", "decimalplaces": "4", "trimtrailingzeroes": "1"},
-    )
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.SubElement(root, "featureBlendMode").text = "0"
-    ET.SubElement(root, "layerOpacity").text = "1"
-    body = ET.tostring(root, encoding="unicode")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
-
-
-def write_parquet(
-    gdf: gpd.GeoDataFrame,
-    path: str | os.PathLike,
-    *,
-    metadata: Mapping[str, str] | None = None,
-    units: Mapping[str, str] | None = None,
-) -> Path:
-    """Write ``gdf`` as GeoParquet (needs pyarrow); units and metadata kept in the schema.
-
-    Each column with a unit gets field metadata ``{"units": ...}``; ``metadata`` and
-    the units go into the schema's ``soilmap`` key as JSON, beside GeoParquet's ``geo``.
-    A plain DataFrame (no geometry) is written as plain Parquet.
-    """
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:  # pragma: no cover - pyarrow is a dependency
-        raise InputError("writing Parquet needs pyarrow: pip install pyarrow.") from exc
-    p = Path(path)
-    if isinstance(gdf, gpd.GeoDataFrame):
-        gdf.to_parquet(p, index=False)
-        table = pq.read_table(p)
-    else:
-        table = pa.Table.from_pandas(pd.DataFrame(gdf), preserve_index=False)
-    units = dict(units or {})
-    fields = [
-        f.with_metadata({**(f.metadata or {}), b"units": units[f.name].encode()})
-        if f.name in units
-        else f
-        for f in table.schema
-    ]
-    extra = {"metadata": dict(metadata or {}), "units": units}
-    schema_meta = {**(table.schema.metadata or {}), b"soilmap": json.dumps(extra).encode()}
-    table = table.cast(pa.schema(fields, metadata=schema_meta))
-    pq.write_table(table, p)
-    return p
-
-
-def write_table(
-    gdf: gpd.GeoDataFrame,
-    path: str | os.PathLike,
-    *,
-    layer: str | None = None,
-    metadata: dict[str, str] | None = None,
-    units: Mapping[str, str] | None = None,
-    style_column: str | None = None,
-) -> list[Path]:
-    """Write a zonal table by the file's suffix: ``.gpkg``, ``.csv`` or ``.parquet``.
-
-    Returns every path written (``.csv`` also writes its ``.csvt``).
-
-    Raises
-    ------
-    soilmap.errors.InputError
-        For any other suffix.
-    """
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix == ".gpkg":
-        return [
-            write_gpkg(
-                gdf,
-                p,
-                layer=layer or p.stem,
-                metadata=metadata,
-                units=units,
-                style_column=style_column,
-            )
-        ]
-    if suffix == ".csv":
-        return write_csv(gdf, p)
-    if suffix in (".parquet", ".geoparquet"):
-        return [write_parquet(gdf, p, metadata=metadata, units=units)]
-    raise InputError(
-        f"cannot write a table to {str(p)!r}: use a .gpkg, .csv or .parquet file name."
-    )

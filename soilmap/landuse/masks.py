@@ -3,7 +3,7 @@
 A mask is a float32 layer, dims ``("y", "x")``, holding the share (0–1) of each
 reference cell's area that is excluded.  Vector masks use exact polygon coverage
 (exactextract); raster masks on any grid use the machinery of
-:func:`soilmap.regrid.class_fractions`.  :func:`apply_exclusion` moves the excluded
+:func:`soilmap.landuse.regrid.class_fractions`.  :func:`apply_exclusion` moves the excluded
 share of every land-use group into the ``"excluded"`` group, keeping the sum of the
 fractions (the covered share) unchanged.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import dask.array as dsa
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 import xarray as xr
@@ -27,7 +28,6 @@ from exactextract.raster import NumPyRasterSource
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
-from soilmap.classes import LUT_NODATA, GroupIndexer
 from soilmap.errors import (
     CRSError,
     GridMismatchError,
@@ -37,8 +37,9 @@ from soilmap.errors import (
 )
 from soilmap.grid import Grid, check_chunks
 from soilmap.io.raster import read_layout
+from soilmap.landuse.regrid import _check_integer, _split, fraction_array
+from soilmap.landuse.table import LUT_NODATA, GroupIndexer
 from soilmap.meta import append_history
-from soilmap.regrid import _check_integer, _split, fraction_array
 
 __all__ = ["EXCLUDED", "apply_exclusion", "raster_mask_fraction", "vector_mask_fraction"]
 
@@ -156,7 +157,7 @@ def raster_mask_fraction(
 
     A pixel is excluded when it is nonzero (``values=None``) or holds one of
     ``values``; the file's nodata pixels never are.  Shares are area-weighted like
-    :func:`soilmap.regrid.class_fractions` (exact in the same CRS, supersampled
+    :func:`soilmap.landuse.regrid.class_fractions` (exact in the same CRS, supersampled
     otherwise).
 
     Parameters
@@ -230,7 +231,7 @@ def apply_exclusion(
     Parameters
     ----------
     fractions : xarray.DataArray
-        Dims ``("group", "y", "x")`` (see :func:`soilmap.regrid.class_fractions`).
+        Dims ``("group", "y", "x")`` (see :func:`soilmap.landuse.regrid.class_fractions`).
     excluded_share : xarray.DataArray
         Dims ``("y", "x")`` on the same grid (e.g. :func:`vector_mask_fraction`).
     group : str
@@ -340,3 +341,33 @@ def _layer(data: dsa.Array, reference: Grid, source: str, long_name: str) -> xr.
     out = out.rio.write_crs(reference.crs_wkt).rio.write_transform(reference.transform)
     out.attrs = {"units": "1", "long_name": long_name, "source": source, "history": ""}
     return out
+
+
+def exclusion_share(
+    vectors: Sequence[str | os.PathLike],
+    rasters: Sequence[str | os.PathLike],
+    grid: Grid,
+    *,
+    chunks: tuple[int, int] | None = None,
+) -> xr.DataArray | None:
+    """The share of each cell under any exclusion mask, lazily; None without masks.
+
+    The polygons of every vector file are unioned first (overlaps between files
+    count once); raster masks (non-zero cells, any grid) are combined with them as
+    independent shares: the kept share is the product of each mask's kept share.
+    """
+    shares = []
+    if vectors:
+        polygons = pd.concat(
+            [gpd.read_file(q).to_crs(grid.crs_wkt) for q in vectors], ignore_index=True
+        )
+        shares.append(
+            vector_mask_fraction(gpd.GeoDataFrame(polygons, crs=grid.crs_wkt), grid, chunks=chunks)
+        )
+    shares += [raster_mask_fraction(q, grid, chunks=chunks) for q in rasters]
+    if not shares:
+        return None
+    kept = shares[0] * 0 + 1
+    for share in shares:
+        kept = kept * (1 - share)
+    return 1 - kept

@@ -4,13 +4,14 @@ A *class table* says, for every code of a land-cover product, which land-use
 *group* it belongs to (``cropland``, ``grassland``, ``forest`` ...).  The 4 per
 1000 target applies per group, so the table decides which land gains carbon.
 
-Tables are data, not code: each preset is a CSV file in ``soilmap/schemes/``
+Tables are data, not code: each preset is a CSV file in ``soilmap/landuse/presets/``
 (one per land-cover product, with the product's official codes, names and
 colours), and users pass their own CSV or YAML file the same way.
 
 Table files (CSV or YAML) are parsed, and presets found, in
-:mod:`soilmap.class_tables`, whose notes describe both file formats;
-:func:`load_class_table` and :func:`list_schemes` are re-exported here.
+:mod:`soilmap.landuse.schemes`, whose notes describe both file formats;
+:func:`~soilmap.landuse.schemes.load_class_table` and
+:func:`~soilmap.landuse.schemes.list_schemes` load and list them.
 
 Groups
 ------
@@ -52,8 +53,6 @@ __all__ = [
     "GroupIndexer",
     "GroupInfo",
     "check_codes",
-    "list_schemes",
-    "load_class_table",
 ]
 
 
@@ -329,6 +328,7 @@ class ClassTable:
 
         Examples
         --------
+        >>> from soilmap.landuse.schemes import load_class_table
         >>> table = load_class_table("esa_worldcover")
         >>> idx = table.code_to_group_index()
         >>> idx.groups[:4]
@@ -575,8 +575,3 @@ def _validate_columns(
 def _user_groups(groups: Iterable[str]) -> list[str]:
     """Non-standard groups in order of first appearance."""
     return list(dict.fromkeys(g for g in groups if g not in STANDARD_GROUPS))
-
-
-# Loading lives in soilmap.class_tables, which imports ClassTable and the validators
-# above from here: imported last, once everything it needs is defined.
-from soilmap.class_tables import list_schemes, load_class_table  # noqa: E402

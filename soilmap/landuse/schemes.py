@@ -1,8 +1,8 @@
 """Class-table files: parse CSV and YAML tables, find and load the presets.
 
-:func:`load_class_table` (re-exported by :mod:`soilmap.classes`, where the
-:class:`~soilmap.classes.ClassTable` itself lives) takes a preset name or alias
-(the CSV files of ``soilmap/schemes/``, parsed once per process) or the path of
+:func:`load_class_table` (the
+:class:`~soilmap.landuse.table.ClassTable` builder) takes a preset name or alias
+(the CSV files of ``soilmap/landuse/presets/``, parsed once per process) or the path of
 a user's CSV or YAML file; :func:`list_schemes` names the presets.
 
 CSV format
@@ -43,8 +43,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from soilmap.classes import NODATA_GROUP, ClassTable, _as_code, _validate_columns
 from soilmap.errors import ClassTableError, UnknownSchemeError
+from soilmap.landuse.table import NODATA_GROUP, ClassTable, _as_code, _validate_columns
 
 __all__ = ["list_schemes", "load_class_table"]
 
@@ -57,7 +57,7 @@ _TABLE_SUFFIXES = (".csv", ".yaml", ".yml")
 # Loading
 # --------------------------------------------------------------------------- #
 def list_schemes() -> list[str]:
-    """Names of the preset class tables shipped in ``soilmap/schemes/``."""
+    """Names of the preset class tables shipped in ``soilmap/landuse/presets/``."""
     return sorted(_preset_files())
 
 
@@ -126,7 +126,7 @@ def load_class_table(name_or_path: str | os.PathLike[str]) -> ClassTable:
 
 @lru_cache(maxsize=1)
 def _preset_files() -> dict[str, Any]:
-    folder = resources.files("soilmap") / "schemes"
+    folder = resources.files("soilmap.landuse") / "presets"
     return {
         entry.name[:-4]: entry
         for entry in folder.iterdir()

@@ -1,4 +1,4 @@
-"""The three kernels of :mod:`soilmap.regrid`, and the dask task that runs them.
+"""The three kernels of :mod:`soilmap.landuse.regrid`, and the dask task that runs them.
 
 A task (:func:`_chunk`) gets a :class:`_Plan` (small and picklable: a path and WKT,
 no file handle) and the bounds of its reference cells; it opens the source file by
@@ -17,7 +17,7 @@ path and works through its cells in sub-blocks, each handed to one kernel:
 Every kernel reads source codes as *bins* (:func:`_read_bins`): 0 no data,
 ``1..G`` the groups, :data:`_UNKNOWN_BIN` a code the table does not list, which
 raises :class:`~soilmap.errors.UnknownClassError`.  The kernels, their choice and
-their error bounds are described in :mod:`soilmap.regrid`.
+their error bounds are described in :mod:`soilmap.landuse.regrid`.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.windows import Window
 
-from soilmap.areas import _band_area
-from soilmap.classes import LUT_NODATA, LUT_UNKNOWN, GroupIndexer
+from soilmap._geodesy import band_area
 from soilmap.errors import UnknownClassError
 from soilmap.grid import Grid
 from soilmap.io.raster import gdal_env
+from soilmap.landuse.table import LUT_NODATA, LUT_UNKNOWN, GroupIndexer
 
 # Extra source pixels read around a sampled footprint: sub-points never fall
 # outside the window, whatever the rounding of the bounding box.
@@ -179,7 +179,7 @@ def _band(plan: _Plan, lat0: np.ndarray, lat1: np.ndarray) -> np.ndarray:
     a, b, unit = plan.ellipsoid
     half_pi = math.pi / 2
     lat0, lat1 = (np.clip(np.asarray(x) * unit, -half_pi, half_pi) for x in (lat0, lat1))
-    return np.abs(_band_area(lat0, lat1, a, b))
+    return np.abs(band_area(lat0, lat1, a, b))
 
 
 def _segments(edges: np.ndarray, n_src: int):
@@ -293,7 +293,7 @@ def _window(u: np.ndarray, v: np.ndarray, ds, margin: int):
 
 
 def _sampled(plan: _Plan, ds, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-    """Supersampled area fractions (any CRS pair); see :mod:`soilmap.regrid` for the bound."""
+    """Supersampled area fractions (any CRS pair); see :mod:`soilmap.landuse.regrid` for the bound."""
     h, w, m = r1 - r0, c1 - c0, plan.lattice
     nb = len(plan.indexer.groups) + 1
     out = np.zeros((nb - 1, h, w), dtype="float32")

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import xarray as xr
 
-from soilmap.config import RunConfig
 from soilmap.errors import ConfigError, UnitsError
 from soilmap.grid import Grid, check_same_grid
 from soilmap.io.raster import open_raster
 from soilmap.meta import with_units
-from soilmap.scenario import RATE_UNITS, Scenario, saturation_concentration
-from soilmap.stock import stock_from_layers
+from soilmap.scenario.model import RATE_UNITS, Scenario, saturation_concentration
+from soilmap.soc.spec import SocInputs
+from soilmap.soc.stock import stock_from_layers
 from soilmap.units import CANONICAL, convert
 
 __all__ = ["rate_raster", "saturation_stock"]
 
 
 def rate_raster(sc: Scenario, chunks: tuple[int, int], grid: Grid) -> xr.DataArray:
-    assert sc.rate_raster is not None
+    """The scenario's per-pixel relative rate (yr-1) on the SOC grid, lazily."""
+    if sc.rate_raster is None:
+        raise ConfigError(f"scenario {sc.name!r} has no rate raster.")
     da = open_raster(
         sc.rate_raster,
         units=sc.rate_raster_units,
@@ -41,19 +43,33 @@ def rate_raster(sc: Scenario, chunks: tuple[int, int], grid: Grid) -> xr.DataArr
 
 
 def saturation_stock(
-    config: RunConfig, sc: Scenario, grid: Grid, chunks: tuple[int, int]
+    soc: SocInputs, sc: Scenario, grid: Grid, chunks: tuple[int, int]
 ) -> xr.DataArray:
     """Carbon-saturation stock (t C ha-1) of a scenario's cap, lazily.
 
     A saturation raster is read as given; a fine-fraction model gives a saturation
     concentration per layer, integrated over the SOC depth range with the SOC
-    input's own bulk density (and coarse fragments), exactly as the stock is.
+    input's own bulk density (and coarse fragments) as opened for the stock: the
+    same layers, units (from the config or the product preset) and depths.
+
+    Parameters
+    ----------
+    soc : SocInputs
+        The opened SOC input.
+    sc : Scenario
+        A scenario with a ``saturation`` cap.
+    grid : Grid
+        The SOC grid.
+    chunks : (int, int)
+        Chunks of the SOC grid.
     """
     sat = sc.saturation
-    assert sat is not None
+    if sat is None:
+        raise ConfigError(f"scenario {sc.name!r} has no saturation cap.")
     what = f"saturation of scenario {sc.name!r}"
     if sat.method == "raster":
-        assert sat.stock is not None
+        if sat.stock is None:
+            raise ConfigError(f"{what}: method = 'raster' needs stock = PATH.")
         da = open_raster(sat.stock, units=sat.stock_units, chunks=chunks, what=what)
         check_same_grid(
             grid,
@@ -62,61 +78,49 @@ def saturation_stock(
             reference_name="the SOC grid",
         )
         return convert(da, CANONICAL["stock"], what=what)
-    soc = config.soc
-    if not soc.content:
+    props = soc.properties
+    if props is None:
         raise ConfigError(
             f"{what}: a fine-fraction model needs the SOC as layer properties (bulk density "
             "per layer) to turn saturation concentrations into stocks. Give [soc.layers], or a "
             "saturation stock raster (method = 'raster')."
         )
-    n = len(soc.content)
-    paths = sat.fine_fraction if len(sat.fine_fraction) > 1 else sat.fine_fraction * n
-    if len(paths) != n:
+    n = len(props.bulk_density)
+    if len(sat.fine_fraction) not in (1, n):
         raise ConfigError(f"{what}: give one fine-fraction raster, or one per SOC layer ({n}).")
-    fine = [
-        convert(
+    # One raster per layer follows the layers' order; one raster serves every layer.
+    paths = (
+        [sat.fine_fraction[i] for i in props.order]
+        if len(sat.fine_fraction) > 1
+        else list(sat.fine_fraction) * n
+    )
+    opened = {
+        q: convert(
             open_raster(
                 q, units=sat.fine_fraction_units, chunks=chunks, what=f"{what} fine fraction"
             ),
             "%",
             what=f"fine fraction {q}",
         )
-        for q in paths
-    ]
-    for q, f in zip(paths, fine, strict=True):
+        for q in dict.fromkeys(paths)
+    }
+    for q, f in opened.items():
         check_same_grid(
             grid,
             Grid.from_dataarray(f),
             what=f"fine fraction {str(q)!r}",
             reference_name="the SOC grid",
         )
-    csat = [saturation_concentration(f, sat) for f in fine]
-    bd = [
-        open_raster(q, units=soc.bulk_density_units, chunks=chunks, what="bulk density")
-        for q in soc.bulk_density
-    ]
-    cf = (
-        [
-            open_raster(
-                q,
-                units=soc.coarse_fragments_units or "vol %",
-                chunks=chunks,
-                what="coarse fragments",
-            )
-            for q in soc.coarse_fragments
-        ]
-        if soc.coarse_fragments
-        else None
-    )
+    csat = [saturation_concentration(opened[q], sat) for q in paths]
     out = stock_from_layers(
         csat,
-        bd,
-        soc.depths_cm,
-        kind=soc.kind,
-        coarse_fragments=cf,
-        top=soc.top_cm,
-        bottom=soc.bottom_cm,
+        list(props.bulk_density),
+        props.depths_cm,
+        kind=props.kind,
+        coarse_fragments=list(props.coarse_fragments) if props.coarse_fragments else None,
+        top=props.top_cm,
+        bottom=props.bottom_cm,
     )
-    out.attrs["long_name"] = f"SOC saturation stock {soc.top_cm:g}-{soc.bottom_cm:g} cm"
+    out.attrs["long_name"] = f"SOC saturation stock {props.top_cm:g}-{props.bottom_cm:g} cm"
     out.name = "saturation_stock"
     return out

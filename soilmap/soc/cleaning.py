@@ -3,7 +3,7 @@
 A value is "not data" either because it is a **sentinel** (a code such as −999 or
 −32768 that a file uses for missing data without declaring it) or because it lies
 outside a **plausible range** (GSOCseq stocks below 0 or above 800 t C ha-1).  Rules
-come from a product preset (:mod:`soilmap.products`) or from the user, and each one is
+come from a product preset (:mod:`soilmap.soc.products`) or from the user, and each one is
 reported with the number of cells it removed.
 
 Everything stays lazy: a rule is an ``xarray`` ``where`` on the layer, and the count

@@ -12,7 +12,7 @@ How the coverage is computed
 Every chunk computes its own partial statistics inside the same dask graph as the
 raster outputs, so inputs are read once; partial results are combined in a tree.
 Within a chunk, coverage is computed exactly by *signed-area accumulation* (the
-scan-line method of vector font rasterisers; see :mod:`soilmap.coverage`), which
+scan-line method of vector font rasterisers; see :mod:`soilmap.zonal.coverage`), which
 gives each region as a list of **row spans of constant coverage**; sums, minima and
 maxima over all spans are single ``ufunc.reduceat`` calls over blocks of rows,
 weighted by each span's coverage.  Nothing loops over regions in Python, and the
@@ -32,8 +32,7 @@ share, i.e. < 1e-4 of a border cell at 30″ and 45°).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import dask
@@ -43,21 +42,15 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
-from pyproj import CRS, Geod, Transformer
 
-from soilmap.coverage import _coverage_spans, _span_reducer
-from soilmap.errors import NoOverlapError
 from soilmap.grid import Grid
-from soilmap.landuse import check_index_matches
+from soilmap.landuse.fractions import check_index_matches
+from soilmap.zonal.coverage import _coverage_spans, _span_reducer
 
 __all__ = [
     "AREA",
     "ZonalSums",
-    "per_hectare_total_unit",
-    "region_areas_ha",
-    "regions_on_grid",
-    "summarise_groups",
-    "zonal_statistics",
+    "window_sums",
     "zonal_sums",
 ]
 
@@ -81,8 +74,9 @@ class ZonalSums:
         (layer units × ha, e.g. t C for a t C ha-1 layer).
     groups : tuple of str
         Land-use groups, in the order of axis 1.
-    layers : tuple of str
-        Layer names, in the order of ``values[..., 1:]``, ``mins`` and ``maxs``.
+    layers : tuple of hashable
+        Layer names (str or :class:`~soilmap.keys.LayerKey`), in the order of
+        ``values[..., 1:]``, ``mins`` and ``maxs``.
     mins, maxs : numpy.ndarray, optional
         ``(n_regions, n_groups, n_layers)`` minimum and maximum of each layer over the
         cells with coverage > 0, data and group fraction > 0; NaN where no such cell.
@@ -94,7 +88,7 @@ class ZonalSums:
 
     values: np.ndarray
     groups: tuple[str, ...]
-    layers: tuple[str, ...]
+    layers: tuple[Hashable, ...]
     mins: np.ndarray | None = None
     maxs: np.ndarray | None = None
     extent_ha: np.ndarray | None = None
@@ -117,7 +111,7 @@ class ZonalSums:
             extent_ha=pick(self.extent_ha, other.extent_ha, np.add),
         )
 
-    def with_multiples(self, derived: Mapping[str, tuple[str, np.ndarray]]) -> ZonalSums:
+    def with_multiples(self, derived: Mapping[Hashable, tuple[Hashable, np.ndarray]]) -> ZonalSums:
         """These sums plus layers that are a constant per group times another layer.
 
         Parameters
@@ -151,6 +145,31 @@ class ZonalSums:
             maxs=pad(self.maxs),
             extent_ha=self.extent_ha,
         )
+
+    def column(self, layer: Hashable, stat: str = "sum") -> np.ndarray:
+        """One statistic of one layer, one value per row of :meth:`frame`.
+
+        Parameters
+        ----------
+        layer : hashable
+            A layer name (a str, or a :class:`~soilmap.keys.LayerKey`).
+        stat : {"sum", "mean", "min", "max"}
+            As in :meth:`frame`.
+        """
+        n_r, n_g, _ = self.values.shape
+        k = self.layers.index(layer)
+        if stat == "sum":
+            return self.values[:, :, 1 + k].reshape(n_r * n_g)
+        if stat == "mean":
+            area = self.values[:, :, 0].reshape(n_r * n_g)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = self.values[:, :, 1 + k].reshape(n_r * n_g) / area
+            means[area <= 0] = np.nan
+            return means
+        extreme = {"min": self.mins, "max": self.maxs}[stat]
+        if extreme is None:
+            return np.full(n_r * n_g, np.nan)
+        return extreme[:, :, k].reshape(n_r * n_g)
 
     def frame(
         self, regions: pd.DataFrame, *, stats: Sequence[str] = ("sum", "mean", "min", "max")
@@ -190,6 +209,8 @@ class ZonalSums:
         means[flat[:, 0] <= 0] = np.nan
         columns = {"sum": flat[:, 1:], "mean": means, "min": mins, "max": maxs}
         for k, name in enumerate(self.layers):
+            if not isinstance(name, str):
+                continue  # typed keys: read them with column()
             for stat in stats:
                 rows[f"{name}_{stat}"] = columns[stat][:, k]
         rows["region_id"] = regions["region_id"].to_numpy()[rows["region_index"]]
@@ -197,80 +218,6 @@ class ZonalSums:
 
 
 # --------------------------------------------------------------------------- regions
-
-
-def regions_on_grid(
-    regions: gpd.GeoDataFrame, grid: Grid, *, what: str, densify: bool = True
-) -> gpd.GeoDataFrame:
-    """Reproject region polygons to the raster CRS (never the raster to the regions).
-
-    Regions partly or wholly outside the raster are kept (they are reported with the
-    share the raster covers, or with area 0).
-
-    Parameters
-    ----------
-    regions : geopandas.GeoDataFrame
-        Region polygons in any CRS.
-    grid : Grid
-        The raster grid.
-    what : str
-        Name of the regions for error messages.
-    densify : bool
-        When the CRSs differ, first add vertices so that no edge is longer than half
-        a raster cell: an edge is a straight line in the regions' CRS, and would
-        otherwise become a chord in the raster's.
-
-    Raises
-    ------
-    soilmap.errors.NoOverlapError
-        If no region overlaps the raster.
-    """
-    target = grid.crs
-    source = regions.crs
-    if densify and source is not None and not CRS.from_user_input(source).equals(target):
-        step = _cell_size_in(grid, source) / 2.0
-        if np.isfinite(step) and step > 0:
-            regions = regions.set_geometry(
-                shapely.segmentize(regions.geometry.values, step), crs=source
-            )
-    on_grid = regions.to_crs(grid.crs_wkt)
-    box = shapely.box(*grid.bounds)
-    hits = on_grid.intersects(box)
-    if not hits.any():
-        rb = regions.to_crs(4326).total_bounds
-        gb = gpd.GeoSeries([box], crs=grid.crs_wkt).to_crs(4326).total_bounds
-        raise NoOverlapError(
-            f"no region of {what} overlaps the raster: regions span lon {rb[0]:.3f}…{rb[2]:.3f}, "
-            f"lat {rb[1]:.3f}…{rb[3]:.3f}; the raster spans lon {gb[0]:.3f}…{gb[2]:.3f}, "
-            f"lat {gb[1]:.3f}…{gb[3]:.3f}. Check that both files cover the same area and that "
-            "the regions' CRS is right (--regions-crs for files without one)."
-        )
-    return on_grid
-
-
-def _cell_size_in(grid: Grid, crs) -> float:
-    """Smallest side of the grid's central cell, in units of ``crs``."""
-    t = grid.transform
-    r, c = grid.height // 2, grid.width // 2
-    xs = t.c + t.a * np.array([c, c + 1, c])
-    ys = t.f + t.e * np.array([r, r, r + 1])
-    to = Transformer.from_crs(grid.crs, CRS.from_user_input(crs), always_xy=True)
-    x, y = to.transform(xs, ys, errcheck=False)
-    return float(min(np.hypot(x[1] - x[0], y[1] - y[0]), np.hypot(x[2] - x[0], y[2] - y[0])))
-
-
-def region_areas_ha(regions: gpd.GeoDataFrame) -> np.ndarray:
-    """Geodesic area (ha) of each region polygon on the WGS84 ellipsoid (0 if empty)."""
-    geod = Geod(ellps="WGS84")
-    lonlat = regions.to_crs(4326).geometry
-    return np.array(
-        [
-            abs(geod.geometry_area_perimeter(g)[0]) / 1e4
-            if g is not None and not g.is_empty
-            else 0.0
-            for g in lonlat
-        ]
-    )
 
 
 # --------------------------------------------------------------------------- chunk kernel
@@ -492,11 +439,11 @@ def _blocks(arr: dsa.Array) -> np.ndarray:
 def zonal_sums(
     fractions: xr.DataArray,
     area_ha: xr.DataArray,
-    layers: Mapping[str, xr.DataArray],
+    layers: Mapping[Hashable, xr.DataArray],
     regions: gpd.GeoDataFrame,
     grid: Grid,
     *,
-    minmax: bool | Sequence[str] = True,
+    minmax: bool | Sequence[Hashable] = True,
     group_index: xr.DataArray | None = None,
 ) -> dask.delayed:
     """Lazy exact zonal statistics per (region, land-use group), in one pass.
@@ -523,7 +470,7 @@ def zonal_sums(
         pass over every chunk); the others get NaN.
     group_index : xarray.DataArray, optional
         When ``fractions`` are the 0/1 fractions of this index (land cover on the
-        grid, see :func:`soilmap.landuse.group_index_from_classes`): each chunk is
+        grid, see :func:`soilmap.landuse.fractions.group_index_from_classes`): each chunk is
         then summed per (span, group) in one pass instead of one pass per group.
         Same statistics, to the last bits of float64 summation order.
 
@@ -605,191 +552,30 @@ def zonal_sums(
     return dask.delayed(_finish, pure=True)(_tree(parts), groups, names, flags)
 
 
-def summarise_groups(
-    frame: pd.DataFrame,
-    value_columns: Sequence[str],
-    label: str = "all",
-    *,
-    min_columns: Sequence[str] | None = None,
-    max_columns: Sequence[str] | None = None,
-    mean_columns: Mapping[str, tuple[str, str]] | None = None,
-) -> pd.DataFrame:
-    """Add one row per region over all groups, labelled ``landuse = label``.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Rows per region × group (from :meth:`ZonalSums.frame`).
-    value_columns : sequence of str
-        Columns to add up (areas, totals).
-    label : str
-        ``landuse`` value of the new rows.
-    min_columns, max_columns : sequence of str, optional
-        Columns combined as the min of the minima / max of the maxima (NaN skipped).
-        Default: every column ending in ``_min`` / ``_max``.
-    mean_columns : mapping of str to (str, str), optional
-        ``{mean: (total, area)}`` recomputed as total / area on the new rows.
-        Default: every ``<x>_mean`` whose ``<x>_sum`` is in ``value_columns``, over
-        ``area_ha``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``frame`` with the new rows after each region's group rows; other columns
-        are NaN on the new rows.
-    """
-    cols = list(frame.columns)
-    if min_columns is None:
-        min_columns = [c for c in cols if c.endswith("_min")]
-    if max_columns is None:
-        max_columns = [c for c in cols if c.endswith("_max")]
-    if mean_columns is None:
-        mean_columns = {
-            c: (f"{c[:-5]}_sum", AREA)
-            for c in cols
-            if c.endswith("_mean") and f"{c[:-5]}_sum" in value_columns and AREA in value_columns
-        }
-    keys = ["region_index", "region_id"]
-    grouped = frame.groupby(keys, as_index=False, sort=False)
-    totals = grouped[list(value_columns)].sum()
-    for how, columns in (("min", min_columns), ("max", max_columns)):
-        if columns:
-            extreme = grouped[list(columns)].agg(how)
-            totals[list(columns)] = extreme[list(columns)].to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for mean, (total, area) in mean_columns.items():
-            totals[mean] = (totals[total] / totals[area]).where(totals[area] > 0)
-    totals["landuse"] = label
-    return (
-        pd.concat([frame, totals], ignore_index=True)
-        .sort_values(
-            ["region_index", "landuse"],
-            key=lambda s: s if s.name != "landuse" else s.eq(label),
-            kind="stable",
-        )
-        .reset_index(drop=True)
-    )
-
-
-_PER_HA = re.compile(r"(?:^|\s)(?:ha-1|ha\^-1|/ha|per ha)(?=\s|$)")
-
-
-def per_hectare_total_unit(unit: str) -> str | None:
-    """Unit of Σ value × hectares for a per-hectare unit (``"t C ha-1"`` → ``"t C"``).
-
-    ``None`` if ``unit`` is not per hectare: such layers get means, not totals.
-    """
-    if not _PER_HA.search(unit):
-        return None
-    return " ".join(_PER_HA.sub(" ", unit).split()) or "1"
-
-
-def zonal_statistics(
-    layers: Mapping[str, xr.DataArray],
+def window_sums(
+    window: tuple[int, int, int, int],
+    fractions: xr.DataArray,
+    area_ha: xr.DataArray,
+    layers: Mapping[Hashable, xr.DataArray],
     regions: gpd.GeoDataFrame,
+    grid: Grid,
     *,
-    fractions: xr.DataArray | None = None,
-    what: str = "the regions",
-) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
-    """Zonal statistics of georeferenced layers (any grids), computed together.
+    minmax: bool | Sequence[Hashable] = True,
+    group_index: xr.DataArray | None = None,
+) -> dask.delayed:
+    """:func:`zonal_sums` over the cells of one window ``(row0, row1, col0, col1)`` only.
 
-    Each layer is summarised on its own grid and its own data mask; per-hectare layers
-    (units ``... ha-1 ...``) get totals ``<name>_sum`` = Σ value × true cell area,
-    every layer gets ``<name>_area_ha``, ``<name>_mean``, ``<name>_min``, ``<name>_max``.
-
-    Parameters
-    ----------
-    layers : mapping of str to xarray.DataArray
-        Layers with ``attrs["units"]`` and a CRS.
-    regions : geopandas.GeoDataFrame
-        ``region_id``, ``region_name``, polygons in any CRS (reprojected per grid).
-    fractions : xarray.DataArray, optional
-        Land-use group fractions ``("group", "y", "x")`` on the layers' grid; rows per
-        region × group plus ``all`` rows.  Default: one ``all_land`` group.
-    what : str
-        Name of the regions for error messages.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One row per region (× group), in the regions' CRS, with ``region_area_ha``
-        (geodesic) and ``covered_share`` (share of the region inside the first
-        layer's raster).
-    dict of str to str
-        Unit of every numeric column.
-
-    Raises
-    ------
-    soilmap.errors.NoOverlapError
-        If no region overlaps a layer's raster.
-    soilmap.errors.GridMismatchError
-        If ``fractions`` is on another grid than a layer.
+    The sums of the windows of a grid, combined with :meth:`ZonalSums.combine`, are
+    the sums of the whole grid.
     """
-    from soilmap.areas import cell_area_ha
-    from soilmap.errors import InputError
-    from soilmap.grid import check_same_grid
-    from soilmap.landuse import uniform_fractions
-
-    if not layers:
-        raise InputError("zonal statistics need at least one raster layer.")
-
-    lazy, on_grid = [], None
-    for name, lay in layers.items():
-        grid = Grid.from_dataarray(lay, what=name)
-        chunks = lay.chunks or ((grid.height,), (grid.width,))
-        area = cell_area_ha(grid, chunks=(chunks[0][0], chunks[1][0]))
-        area = area.chunk({"y": chunks[0], "x": chunks[1]})
-        frac = uniform_fractions(lay) if fractions is None else fractions
-        if fractions is not None:
-            check_same_grid(
-                grid, Grid.from_dataarray(fractions), what="the land use", reference_name=name
-            )
-        placed = regions_on_grid(regions, grid, what=what)
-        on_grid = placed if on_grid is None else on_grid
-        lazy.append(zonal_sums(frac, area, {name: lay}, placed, grid))
-    (results,) = dask.compute(lazy)
-    units: dict[str, str] = {}
-    frame, value_cols, means = None, [], {}
-    for (name, lay), res in zip(layers.items(), results, strict=True):
-        unit = str(lay.attrs.get("units", ""))
-        f = res.frame(regions).rename(columns={AREA: f"{name}_area_ha"})
-        units.update(
-            {f"{name}_area_ha": "ha", **{f"{name}_{s}": unit for s in ("mean", "min", "max")}}
-        )
-        total = per_hectare_total_unit(unit)
-        units[f"{name}_sum"] = total or f"{unit} ha"
-        value_cols += [f"{name}_area_ha", f"{name}_sum"]
-        means[f"{name}_mean"] = (f"{name}_sum", f"{name}_area_ha")
-        if frame is None:
-            frame = f
-            extent = res.extent_ha
-        else:
-            frame = frame.merge(f.drop(columns="region_id"), on=["region_index", "landuse"])
-    if len(frame["landuse"].unique()) > 1:
-        frame = summarise_groups(frame, value_cols, mean_columns=means)
-    region_area = region_areas_ha(regions)
-    ri = frame["region_index"].to_numpy()
-    frame["region_name"] = regions["region_name"].to_numpy()[ri]
-    frame["region_area_ha"] = region_area[ri]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frame["covered_share"] = np.where(region_area[ri] > 0, extent[ri] / region_area[ri], np.nan)
-    units.update(region_area_ha="ha", covered_share="1")
-    # Totals only make sense for per-hectare layers: others keep mean/min/max.
-    drop = [
-        f"{n}_sum"
-        for n, lay in layers.items()
-        if not per_hectare_total_unit(str(lay.attrs.get("units", "")))
-    ]
-    frame = frame.drop(columns=drop)
-    for col in drop:
-        units.pop(col)
-    stats = [
-        c for c in frame.columns if c in units and c not in ("region_area_ha", "covered_share")
-    ]
-    cols = ["region_id", "region_name", "landuse", *stats, "region_area_ha", "covered_share"]
-    table = gpd.GeoDataFrame(
-        frame[cols].reset_index(drop=True),
-        geometry=list(regions.geometry.to_numpy()[ri]),
-        crs=regions.crs,
+    r0, r1, c0, c1 = window
+    sel = {"y": slice(r0, r1), "x": slice(c0, c1)}
+    return zonal_sums(
+        fractions.isel(sel),
+        area_ha.isel(sel),
+        {k: v.isel(sel) for k, v in layers.items()},
+        regions,
+        grid.window(r0, r1, c0, c1),
+        minmax=minmax,
+        group_index=group_index.isel(sel) if group_index is not None else None,
     )
-    return table, units

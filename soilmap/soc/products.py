@@ -1,9 +1,9 @@
 """Units registry per source product: what each layer of a soil-carbon product means.
 
-Each product is one TOML file in ``soilmap/products/`` (data, not code): per layer the
+Each product is one TOML file in ``soilmap/soc/presets/`` (data, not code): per layer the
 stored unit (scale included: SoilGrids 2.0 ``soc`` is ``"dg kg-1"``), the quantity, the
 depth (a point, an interval, or read from the file name), the statistic, the
-undeclared sentinels and the plausible-range rules (:class:`soilmap.cleaning.Rule`),
+undeclared sentinels and the plausible-range rules (:class:`soilmap.soc.cleaning.Rule`),
 and the file-name patterns that recognise it.
 
 >>> m = recognise("orcdrc_m_sl2_250m_Ghana.tif")
@@ -25,10 +25,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from soilmap.cleaning import Cleaned, Rule, apply_rules, rules_from_mappings
 from soilmap.errors import ConfigError, UnitsError
 from soilmap.io.raster import open_raster, read_layout
 from soilmap.meta import append_history
+from soilmap.soc.cleaning import Cleaned, Rule, apply_rules, rules_from_mappings
 from soilmap.units import CANONICAL, parse_unit
 
 __all__ = [
@@ -223,7 +223,7 @@ def _depth(value: Any) -> Depth | None:
 
 
 def _load(name: str, text: str) -> Product:
-    where = f"soilmap/products/{name}.toml"
+    where = f"soilmap/soc/presets/{name}.toml"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # a packaging bug, not a user error
@@ -265,7 +265,7 @@ def _load(name: str, text: str) -> Product:
 
 @cache
 def _registry() -> dict[str, Product]:
-    folder = resources.files("soilmap").joinpath("products")
+    folder = resources.files("soilmap.soc").joinpath("presets")
     out = {}
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if item.name.endswith(".toml"):
@@ -424,7 +424,7 @@ class OpenedLayer:
         What the product preset says the file is.
     rules : tuple of Rule
         Rules applied (also to the plausibility sample).
-    cleaned : soilmap.cleaning.Cleaned
+    cleaned : soilmap.soc.cleaning.Cleaned
         The lazy cleaned layer (in ``units``), its lazy counts and report.
     """
 

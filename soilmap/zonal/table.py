@@ -1,58 +1,63 @@
 """The zonal statistics table: rows per region × land-use group × scenario, with units.
 
-Built from the computed :class:`~soilmap.zonal.ZonalSums` of a run: totals are
+Built from the computed :class:`~soilmap.zonal.sums.ZonalSums` of a run: totals are
 Σ value × true cell area × region coverage × group share, per-group layers carry
 caps and rate rasters exactly, and bounds get their own columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from soilmap.classes import ALL_LAND
-from soilmap.config import RunConfig
-from soilmap.errors import InputError
-from soilmap.scenario import Scenario
-from soilmap.zonal import ZonalSums, summarise_groups
+from soilmap.io.vector import EMISSIONS
+from soilmap.keys import LayerKey
+from soilmap.landuse.table import ALL_LAND
+from soilmap.scenario.model import Scenario
+from soilmap.zonal.statistics import summarise_groups
+from soilmap.zonal.sums import ZonalSums
 
 __all__ = ["zonal_table", "zonal_units"]
 
 
-def _emissions(config: RunConfig, regions: gpd.GeoDataFrame) -> np.ndarray | None:
-    field_name = config.regions.emissions_field
-    if not field_name:
-        return None
-    table = gpd.read_file(
-        config.regions.path,
-        layer=config.regions.layer,
-        columns=[config.regions.id_field, field_name],
-        read_geometry=False,
-    )
-    if field_name not in table.columns:
-        raise InputError(
-            f"regions file {str(config.regions.path)!r} has no field "
-            f"{field_name!r} (emissions_field)."
-        )
-    values = pd.to_numeric(table[field_name], errors="coerce")
-    by_id = dict(zip(table[config.regions.id_field].astype(str), values, strict=True))
-    return np.array([by_id.get(r, np.nan) for r in regions["region_id"]], dtype="float64")
-
-
 def zonal_table(
-    config: RunConfig, regions: gpd.GeoDataFrame, sums: ZonalSums, region_area: np.ndarray
+    scenarios: Sequence[Scenario],
+    regions: gpd.GeoDataFrame,
+    sums: ZonalSums,
+    region_area: np.ndarray,
 ) -> gpd.GeoDataFrame:
     """The zonal statistics table.
 
     One row per region × land-use group × scenario, plus an ``all`` row per region
     and scenario; totals are Σ value × true cell area × region coverage × group share.
+
+    Parameters
+    ----------
+    scenarios : sequence of Scenario
+        The run's scenarios, in order.
+    regions : geopandas.GeoDataFrame
+        The regions on the grid (with ``emissions_t_co2e_per_yr`` when the run
+        reports offset shares; see :func:`soilmap.io.vector.read_regions`).
+    sums : ZonalSums
+        Computed sums, keyed by :class:`~soilmap.keys.LayerKey`: ``soc_stock`` (and
+        its bounds), and per scenario ``sequestration``, ``gain_<year>`` (and bounds),
+        ``at_saturation`` and ``no_saturation_data`` for capped scenarios.
+    region_area : numpy.ndarray
+        Geodesic area of each region (ha).
     """
-    base = sums.frame(regions).rename(columns={"soc_stock_sum": "soc_stock_t"})
-    emissions = _emissions(config, regions)
+    stock = LayerKey("soc_stock")
+    base = sums.frame(regions, stats=())
+    base["soc_stock_t"] = sums.column(stock)
+    base["soc_stock_min"] = sums.column(stock, "min")
+    base["soc_stock_max"] = sums.column(stock, "max")
+    bounds = [b for b in ("lower", "upper") if stock.at(b) in sums.layers]
+    emissions = regions[EMISSIONS].to_numpy() if EMISSIONS in regions else None
     several_groups = len(sums.groups) > 1
     frames = []
-    for sc in config.scenarios:
+    for sc in scenarios:
         frame = base[
             [
                 "region_index",
@@ -64,21 +69,20 @@ def zonal_table(
                 "soc_stock_max",
             ]
         ].copy()
-        frame["sequestration_t_per_yr"] = base[f"{sc.name}|sequestration_sum"]
+        key = LayerKey("sequestration", sc.name)
+        frame["sequestration_t_per_yr"] = sums.column(key)
         frame["co2e_t_per_yr"] = frame["sequestration_t_per_yr"] * sc.co2e_factor
         gain_cols = [f"gain_{y}_t" for y in sc.horizons]
         for year, col in zip(sc.horizons, gain_cols, strict=True):
-            frame[col] = base[f"{sc.name}|gain_{year}_sum"]
+            frame[col] = sums.column(LayerKey(f"gain_{year}", sc.name))
         sum_cols = ["area_ha", "soc_stock_t", "sequestration_t_per_yr", "co2e_t_per_yr", *gain_cols]
-        for b in ("lower", "upper"):
-            if f"soc_stock_{b}_sum" not in base.columns:
-                continue
+        for b in bounds:
             # Bounds of every total, from the bound stocks through the same projection.
-            frame[f"soc_stock_t_{b}"] = base[f"soc_stock_{b}_sum"]
-            frame[f"sequestration_t_per_yr_{b}"] = base[f"{sc.name}_{b}|sequestration_sum"]
+            frame[f"soc_stock_t_{b}"] = sums.column(stock.at(b))
+            frame[f"sequestration_t_per_yr_{b}"] = sums.column(key.at(b))
             frame[f"co2e_t_per_yr_{b}"] = frame[f"sequestration_t_per_yr_{b}"] * sc.co2e_factor
             for year in sc.horizons:
-                frame[f"gain_{year}_t_{b}"] = base[f"{sc.name}_{b}|gain_{year}_sum"]
+                frame[f"gain_{year}_t_{b}"] = sums.column(LayerKey(f"gain_{year}", sc.name, b))
             sum_cols += [
                 f"soc_stock_t_{b}",
                 f"sequestration_t_per_yr_{b}",
@@ -86,8 +90,10 @@ def zonal_table(
                 *(f"gain_{y}_t_{b}" for y in sc.horizons),
             ]
         if sc.saturation is not None:
-            frame["area_at_saturation_ha"] = base[f"{sc.name}|at_saturation_sum"]
-            frame["area_without_saturation_data_ha"] = base[f"{sc.name}|no_saturation_data_sum"]
+            frame["area_at_saturation_ha"] = sums.column(LayerKey("at_saturation", sc.name))
+            frame["area_without_saturation_data_ha"] = sums.column(
+                LayerKey("no_saturation_data", sc.name)
+            )
             sum_cols += ["area_at_saturation_ha", "area_without_saturation_data_ha"]
         if several_groups:
             frame = summarise_groups(
@@ -142,7 +148,8 @@ def zonal_table(
 
 
 #: Units of the zonal table's numeric columns (written into run.json and the GPKG).
-def zonal_units(scenarios: tuple[Scenario, ...]) -> dict[str, str]:
+def zonal_units(scenarios: Sequence[Scenario]) -> dict[str, str]:
+    """Units of the zonal table's numeric columns (written into run.json and the GPKG)."""
     units = {
         "area_ha": "ha",
         "soc_stock_t": "t C",

@@ -16,9 +16,9 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from soilmap.cleaning import clip_bounds
 from soilmap.errors import InputError
 from soilmap.meta import with_units
+from soilmap.soc.cleaning import clip_bounds
 from soilmap.units import CANONICAL, convert
 
 __all__ = [
@@ -361,7 +361,7 @@ def stock_bounds(
     -------
     lower, upper : xarray.DataArray
         Float32 bounds with 0 ≤ lower ≤ stock ≤ upper (see
-        :func:`soilmap.cleaning.clip_bounds`), attrs of the stock.
+        :func:`soilmap.soc.cleaning.clip_bounds`), attrs of the stock.
     counts : dict
         Lazy counts of cells clipped or missing.
     method : str

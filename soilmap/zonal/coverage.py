@@ -4,7 +4,7 @@
 the exact share of every cell inside each polygon as a list of **row spans of
 constant coverage** ``(owner, row, start, stop, coverage)``; :func:`_span_reducer`
 reduces any per-cell array over those spans in one ``ufunc.reduceat``.  Both are
-the inner kernels of :func:`soilmap.zonal.zonal_sums`.
+the inner kernels of :func:`soilmap.zonal.sums.zonal_sums`.
 
 Signed-area accumulation
 ------------------------

@@ -34,9 +34,9 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from soilmap.cleaning import Rule
 from soilmap.errors import InputError, UnitsError
 from soilmap.io.raster import gdal_env
+from soilmap.soc.cleaning import Rule
 from soilmap.units import CANONICAL, conversion_factor
 
 __all__ = [
@@ -539,7 +539,7 @@ def check_property_stock(
     declared as g kg-1 one 10 times too large: the stock band tells, where the content
     band alone cannot.  Samples must come from the same cells (:func:`sample_layers`).
     """
-    from soilmap.stock import stock_from_layers
+    from soilmap.soc.stock import stock_from_layers
 
     def layers(values: Sequence[np.ndarray], u: Sequence[str]) -> list[xr.DataArray]:
         return [

@@ -49,7 +49,7 @@ weighted by band area); in conformal CRSs (UTM) the area scale varies by ~1e-7
 across a 1 km cell.  Results do not depend on the chunking.
 
 This module plans the work (kernel, sub-blocks, dask graph); the kernels and the
-dask task that runs them are in :mod:`soilmap.regrid_kernels`.
+dask task that runs them are in :mod:`soilmap.landuse._kernels`.
 """
 
 from __future__ import annotations
@@ -66,13 +66,20 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from pyproj import CRS, Transformer
 
-from soilmap.classes import ClassTable, GroupIndexer
 from soilmap.errors import InputError, NoOverlapError
 from soilmap.grid import Grid, check_chunks
 from soilmap.io.raster import RasterLayout, open_categorical, read_layout
-from soilmap.landuse import fractions_from_index, group_index_from_classes
+from soilmap.landuse._kernels import (
+    _UNKNOWN_BIN,
+    _apply,
+    _chunk,
+    _Plan,
+    _to_source_px,
+    _transformer,
+)
+from soilmap.landuse.fractions import fractions_from_index, group_index_from_classes
+from soilmap.landuse.table import ClassTable, GroupIndexer
 from soilmap.meta import append_history
-from soilmap.regrid_kernels import _UNKNOWN_BIN, _apply, _chunk, _Plan, _to_source_px, _transformer
 
 __all__ = [
     "MAX_WINDOW_PIXELS",
@@ -152,7 +159,7 @@ def class_fractions(
 
     Examples
     --------
-    >>> from soilmap.classes import load_class_table
+    >>> from soilmap.landuse.schemes import load_class_table
     >>> from soilmap.testing import make_grid, write_raster
     >>> import numpy as np, tempfile, pathlib
     >>> src = make_grid((3, 3), res=10.0)
@@ -190,7 +197,7 @@ def class_fractions_and_index(
         As :func:`class_fractions`.
     index : xarray.DataArray or None
         When the land cover is on the reference grid, the fractions are 0/1 and this
-        is each cell's group (see :func:`soilmap.landuse.group_index_from_classes`),
+        is each cell's group (see :func:`soilmap.landuse.fractions.group_index_from_classes`),
         built from the same reads; None on any other grid.
     """
     if method not in ("area", "nearest"):
@@ -271,7 +278,7 @@ def fraction_array(
 ) -> tuple[dsa.Array, _Plan]:
     """Lazy ``(group, y, x)`` fractions of a raster for any :class:`GroupIndexer`.
 
-    The engine behind :func:`class_fractions` and :func:`soilmap.masks.raster_mask_fraction`.
+    The engine behind :func:`class_fractions` and :func:`soilmap.landuse.masks.raster_mask_fraction`.
     Checks the overlap (no pixels read); returns the dask array and its plan.
     """
     if len(indexer.groups) >= _UNKNOWN_BIN:

@@ -1,0 +1,336 @@
+"""Execute a result folder's computation: window by window, within a disk and memory budget.
+
+:func:`execute` is the one engine behind ``soilmap run`` and ``soilmap gsocseq``: it
+creates the scratch file of every raster, checks the disk, computes every raster
+block, the zonal partial sums, the style ranges and any other reduction a window at
+a time (each input block read once), and turns the scratch files into COGs.  Where
+the graph runs (threads, a local cluster, a remote scheduler) is the caller's
+:class:`~soilmap.pipeline.cluster.Compute`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import dask
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+from rasterio.errors import RasterioError
+
+from soilmap.errors import InputError, OutputSpaceError
+from soilmap.io.staging import OutputStage
+from soilmap.options import Codec, get_options
+from soilmap.outputs.cog import ScratchRaster
+from soilmap.outputs.write import RasterOutput, create_targets
+from soilmap.pipeline.cluster import Compute, chunk_cells_for_memory, parse_memory
+from soilmap.zonal.sums import ZonalSums
+
+__all__ = [
+    "Executed",
+    "Reduction",
+    "Window",
+    "check_disk_space",
+    "chunk_budget",
+    "execute",
+    "windows",
+]
+
+#: ``(row0, row1, col0, col1)`` of a chunk-aligned window of the reference grid.
+Window = tuple[int, int, int, int]
+#: A per-cell layer and how its windows combine into one number.
+Reduction = tuple[xr.DataArray, Literal["sum", "min", "max"]]
+
+_COMBINE: dict[str, Callable[[Any, Any], Any]] = {"sum": np.add, "min": np.fmin, "max": np.fmax}
+
+
+@dataclass
+class Executed:
+    """What :func:`execute` computed and wrote into the staging folder.
+
+    Attributes
+    ----------
+    written : dict of str to pathlib.Path
+        The COG of every raster, by stem.
+    ranges : dict of str to (float, float)
+        Minimum and maximum of every raster whose style needs them (NaN if empty).
+    zonal : ZonalSums or None
+        The zonal sums over every window.
+    reduced : dict of str to int or float
+        Every :data:`Reduction`, over the whole grid.
+    timings_s : dict of str to float
+        ``compute_windows`` and ``cog_finish``.
+    """
+
+    written: dict[str, Path]
+    ranges: dict[str, tuple[float, float]]
+    zonal: ZonalSums | None
+    reduced: dict[str, Any]
+    timings_s: dict[str, float]
+
+
+def windows(chunks: Sequence[Sequence[int]], per_window: int) -> list[Window]:
+    """Chunk-aligned windows ``(row0, row1, col0, col1)`` of about ``per_window`` chunks."""
+    ys = np.cumsum((0, *chunks[0]))
+    xs = np.cumsum((0, *chunks[1]))
+    nx = len(chunks[1])
+    per_row = max(1, min(per_window, nx))
+    rows_per = max(1, per_window // nx) if per_row == nx else 1
+    out = []
+    for i in range(0, len(chunks[0]), rows_per):
+        i1 = min(i + rows_per, len(chunks[0]))
+        for j in range(0, nx, per_row):
+            j1 = min(j + per_row, nx)
+            out.append((int(ys[i]), int(ys[i1]), int(xs[j]), int(xs[j1])))
+    return out
+
+
+def chunk_budget(
+    chunks: tuple[int, int] | int | None,
+    *,
+    memory_limit: str | None,
+    workers: int | None,
+    layers: int,
+) -> tuple[int, int] | int:
+    """Cells per chunk: the given chunks, else sized to a memory ceiling, else the default.
+
+    Parameters
+    ----------
+    chunks : (int, int) or int, optional
+        Chunks the user asked for; returned as they are.
+    memory_limit : str, optional
+        Memory ceiling (``"4GB"``), per worker with ``workers``.
+    workers : int, optional
+        Local worker processes sharing the ceiling and the cores.
+    layers : int
+        Float layers a chunk holds in flight (inputs, intermediates, outputs).
+    """
+    if chunks is not None:
+        return chunks
+    if not memory_limit:
+        return int(get_options()["run_chunk_cells"])
+    threads = os.cpu_count() or 1
+    budget = parse_memory(memory_limit)
+    if workers:
+        budget //= workers
+        threads = max(1, threads // workers)
+    # A window keeps two chunks per thread in flight.
+    return chunk_cells_for_memory(budget, layers=layers, threads=2 * threads)
+
+
+def _space_advice(targets: Mapping[str, ScratchRaster]) -> str:
+    bands = sum(t.bands for t in targets.values())
+    h, w = next(iter(targets.values())).shape
+    return (
+        f"The run writes {len(targets)} rasters ({bands} bands of {h:,} x {w:,} cells) as "
+        "uncompressed scratch files (4 bytes per cell and float band) beside the outputs "
+        "before compressing them to COGs. Free space on that disk, or choose an --out "
+        "folder on a disk with more room."
+    )
+
+
+def _disk_full(exc: Exception, where: Path) -> bool:
+    """Whether a GDAL error is a write that ran out of disk."""
+    text = str(exc).lower()
+    if "no space left" in text or "disk full" in text:
+        return True
+    # GDAL does not always say why a write failed: an almost full disk says it.
+    return "write" in text and shutil.disk_usage(where).free < 64 * 2**20
+
+
+def check_disk_space(where: Path, targets: Mapping[str, ScratchRaster]) -> None:
+    """Refuse to start a run whose scratch files cannot fit on the disk.
+
+    What the run certainly needs at its peak: every scratch file written in full,
+    plus the overviews of the two largest (two COG copies run at a time). The COGs
+    themselves need more, so this never refuses a run that could succeed.
+
+    Raises
+    ------
+    soilmap.errors.OutputSpaceError
+        If the disk holding ``where`` has less free space than that.
+    """
+    if not targets:
+        return
+    overviews = sorted((t.overview_bytes for t in targets.values()), reverse=True)[:2]
+    need = sum(t.scratch_bytes for t in targets.values()) + sum(overviews)
+    free = shutil.disk_usage(where).free
+    if free < need:
+        raise OutputSpaceError(
+            f"{where.parent}: the run needs at least {need / 1e9:.1f} GB of free disk, only "
+            f"{free / 1e9:.1f} GB are free. {_space_advice(targets)}"
+        )
+
+
+def _compute_windows(
+    rasters: Mapping[str, RasterOutput],
+    targets: Mapping[str, ScratchRaster],
+    chunks: Sequence[Sequence[int]],
+    zonal: Callable[[Window], Any] | None,
+    reductions: Mapping[str, Reduction],
+    compute: Compute,
+    stage: OutputStage,
+    show: bool,
+) -> tuple[ZonalSums | None, dict[str, tuple[float, float]], dict[str, Any]]:
+    """Compute every raster block, the zonal sums and the reductions window by window.
+
+    A window is a few chunks (twice the threads): everything that depends on those
+    chunks (raster blocks, zonal partial sums, style ranges, counts) is computed
+    together and released before the next window, so memory is bounded by the
+    window, not by the raster, and every input block is still read once.  Two
+    windows are in flight at a time, so the cores stay busy while one window's last
+    chunk finishes and the next window's graph is built.
+    """
+    threads = os.cpu_count() or 1
+    todo = windows(chunks, per_window=2 * threads)
+    ranged = [s for s, r in rasters.items() if r.style.needs_range]
+
+    def one(window: Window) -> tuple:
+        r0, r1, c0, c1 = window
+        sel = {"y": slice(r0, r1), "x": slice(c0, c1)}
+        stores = [
+            t.store(
+                rasters[s].layer.isel(sel),
+                r0,
+                c0,
+                lock=compute.lock(f"soilmap-write-{stage.dir.name}-{s}"),
+            )
+            for s, t in targets.items()
+        ]
+        ranges = {
+            s: (
+                dsa.nanmin(rasters[s].layer.isel(sel).data),
+                dsa.nanmax(rasters[s].layer.isel(sel).data),
+            )
+            for s in ranged
+        }
+        parts = {}
+        for k, (da, op) in reductions.items():
+            part = da.isel(sel)
+            parts[k] = (part.sum() if op == "sum" else getattr(part, op)()).data
+        zonal_part = zonal(window) if zonal is not None else None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
+            _, r_v, z_v, p_v = compute.compute(stores, ranges, zonal_part, parts, progress=False)
+        return r_v, z_v, p_v
+
+    sums: ZonalSums | None = None
+    lo: dict[str, float] = {}
+    hi: dict[str, float] = {}
+    reduced: dict[str, Any] = {}
+    # dask's threaded scheduler gives a pool of cores + 4 threads to a compute called
+    # from a thread other than the main one: name the count, or 2 windows oversubscribe.
+    with (
+        dask.config.set(num_workers=threads),
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-window") as pool,
+    ):
+        pending = [pool.submit(one, w) for w in todo[:2]]
+        for n in range(1, len(todo) + 1):
+            r_v, z_v, p_v = pending.pop(0).result()
+            if n + 1 < len(todo):
+                pending.append(pool.submit(one, todo[n + 1]))
+            if z_v is not None:
+                sums = z_v if sums is None else sums.combine(z_v)
+            for s, (a, b) in r_v.items():
+                lo[s] = float(np.fmin(lo.get(s, np.nan), a))
+                hi[s] = float(np.fmax(hi.get(s, np.nan), b))
+            for k, v in p_v.items():
+                reduced[k] = v if k not in reduced else _COMBINE[reductions[k][1]](reduced[k], v)
+            if show:
+                print(f"\rsoilmap: {n}/{len(todo)} windows", end="", file=sys.stderr, flush=True)
+    if show:
+        print(file=sys.stderr)
+    for k, v in reduced.items():
+        v = np.asarray(v)
+        reduced[k] = int(v) if v.dtype.kind in "biu" else float(v)
+    return sums, {s: (lo[s], hi[s]) for s in ranged}, reduced
+
+
+def _finish_all(targets: Mapping[str, ScratchRaster]) -> dict[str, Path]:
+    """Turn every scratch file into its COG, two at a time, largest first.
+
+    GDAL's COG driver keeps about 1.3 of 2 cores busy on one file (reading and the
+    overviews are sequential); a second file in parallel fills the gap.
+    """
+    order = sorted(targets, key=lambda s: -targets[s].bands * np.dtype(targets[s].dtype).itemsize)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-cog") as pool:
+        done = {s: pool.submit(targets[s].finish) for s in order}
+        return {s: done[s].result() for s in targets}
+
+
+def execute(
+    rasters: Mapping[str, RasterOutput],
+    *,
+    stage: OutputStage,
+    compute: Compute,
+    chunks: Sequence[Sequence[int]],
+    compress: Codec,
+    zonal: Callable[[Window], Any] | None = None,
+    reductions: Mapping[str, Reduction] | None = None,
+    inputs: Sequence[Path] = (),
+    progress: bool = False,
+) -> Executed:
+    """Compute and write every raster of a result folder, with the zonal sums, in one pass.
+
+    Parameters
+    ----------
+    rasters : mapping of str to RasterOutput
+        Rasters by file stem (``"p4/gain_2030"`` writes ``p4/gain_2030.tif``).
+    stage : OutputStage
+        The staging folder the COGs are written into.
+    compute : Compute
+        Where the graph runs.
+    chunks : ((int, ...), (int, ...))
+        Row and column chunks of the reference grid: windows are made of them.
+    compress : {"deflate", "zstd", "lzw"}
+        Raster codec.
+    zonal : callable, optional
+        ``zonal(window)`` gives the lazy :class:`~soilmap.zonal.sums.ZonalSums` of a
+        window; they are combined over the windows.
+    reductions : mapping of str to (xarray.DataArray, {"sum", "min", "max"}), optional
+        Further numbers over the whole grid (cleaning counts, totals, checks).
+    inputs : sequence of path
+        The input files, named when a block cannot be decoded.
+    progress : bool
+        Print the windows done on stderr.
+
+    Raises
+    ------
+    soilmap.errors.OutputSpaceError
+        The scratch files cannot fit, or the disk fills up while writing.
+    soilmap.errors.InputError
+        An input block cannot be decoded (truncated or corrupted file).
+    """
+    targets = create_targets(stage, rasters, compress=compress)
+    check_disk_space(stage.dir, targets)
+    t0 = time.perf_counter()
+    try:
+        sums, ranges, reduced = _compute_windows(
+            rasters, targets, chunks, zonal, reductions or {}, compute, stage, progress
+        )
+        t_windows = time.perf_counter()
+        written = _finish_all(targets)
+    except RasterioError as exc:
+        if _disk_full(exc, stage.dir):
+            raise OutputSpaceError(
+                f"writing the outputs in {stage.out_dir} failed: the disk is full "
+                f"({exc}). {_space_advice(targets)}"
+            ) from exc
+        # A block that GDAL cannot decode shows up only when it is read.
+        raise InputError(
+            f"reading an input failed while computing the outputs: {exc}. The file "
+            "is probably truncated or corrupted: re-download or re-export it. Inputs: "
+            f"{', '.join(str(q) for q in inputs)}."
+        ) from exc
+    t_done = time.perf_counter()
+    timings = {"compute_windows": t_windows - t0, "cog_finish": t_done - t_windows}
+    return Executed(written, ranges, sums, reduced, timings)

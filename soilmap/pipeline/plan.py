@@ -1,0 +1,282 @@
+"""Plan a run: open every input once, at its stage's door, and build every layer lazily.
+
+:func:`plan` does everything up to (not including) the computation and returns the
+lazy layers, so a notebook can look at each step; :func:`soilmap.run` then computes
+every raster output and the zonal sums window by window (each input block read
+once) and writes everything atomically.
+
+The doors: the SOC input is opened by :func:`soilmap.soc.open.open_soc`, the land
+cover and its masks by :func:`soilmap.landuse.value.landuse_on_grid`, the regions
+(with their emissions field) by :func:`soilmap.io.vector.read_regions`, the
+scenario rasters by :mod:`soilmap.scenario.inputs`.  Every config value is checked
+here, before anything is computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask
+import geopandas as gpd
+import numpy as np
+import xarray as xr
+
+from soilmap.areas import cell_area_ha
+from soilmap.config import RunConfig
+from soilmap.grid import Grid
+from soilmap.io.vector import RegionsReport, read_regions
+from soilmap.keys import Bound, LayerKey
+from soilmap.landuse.table import ClassTable
+from soilmap.landuse.value import LandUse, all_land, landuse_on_grid
+from soilmap.scenario.inputs import rate_raster, saturation_stock
+from soilmap.scenario.project import Projection, project
+from soilmap.soc.open import open_soc
+from soilmap.soc.spec import SocInputs
+from soilmap.zonal.regions import regions_on_grid
+from soilmap.zonal.sums import ZonalSums, window_sums, zonal_sums
+
+__all__ = ["Plan", "open_stock", "plan"]
+
+_BOUNDS: tuple[Bound, ...] = ("lower", "upper")
+
+
+@dataclass
+class Plan:
+    """The lazy state of a run, before anything is computed.
+
+    Attributes
+    ----------
+    config : RunConfig
+    grid : Grid
+        Reference (SOC) grid.
+    stock : xarray.DataArray
+        Initial SOC stock, t C ha-1.
+    landuse : LandUse
+        Land-use group fractions (and the group index when they are 0/1).
+    area_ha : xarray.DataArray
+        True cell areas, ha.
+    layers : dict of str to xarray.DataArray
+        Every raster output by file stem (``soc_stock``, ``sequestration_rate`` ...).
+    keys : dict of str to LayerKey
+        What each of :attr:`layers` is (quantity, scenario, bound).
+    projections : dict of str to Projection
+        The projection of each scenario's central stock, by scenario name.
+    bound_projections : dict of (str, str) to Projection
+        The projections of the stock bounds, by (scenario name, bound).
+    regions : geopandas.GeoDataFrame
+        Regions in the grid's CRS.
+    """
+
+    config: RunConfig
+    grid: Grid
+    stock: xr.DataArray
+    landuse: LandUse
+    area_ha: xr.DataArray
+    layers: dict[str, xr.DataArray]
+    keys: dict[str, LayerKey]
+    projections: dict[str, Projection]
+    regions: gpd.GeoDataFrame
+    regions_report: RegionsReport
+    assumptions: list[str] = field(default_factory=list)
+    soc: SocInputs | None = None
+    bound_projections: dict[tuple[str, Bound], Projection] = field(default_factory=dict)
+
+    @property
+    def fractions(self) -> xr.DataArray:
+        """Land-use group fractions, dims ``("group", "y", "x")``."""
+        return self.landuse.fractions
+
+    @property
+    def group_index(self) -> xr.DataArray | None:
+        """Each cell's group when the fractions are 0/1 (land cover on the SOC grid,
+        no masks): the dominant group, scalar-rate cell maps and the zonal sums then
+        use it instead of a pass per group."""
+        return self.landuse.index
+
+    @property
+    def table(self) -> ClassTable | None:
+        """The land-cover class table (None without land cover)."""
+        return self.landuse.table
+
+    @property
+    def group_codes(self) -> dict[str, int]:
+        """Code of each group in ``landuse.tif``."""
+        return self.landuse.codes
+
+    def _stocks(self) -> dict[Bound | None, xr.DataArray]:
+        out: dict[Bound | None, xr.DataArray] = {None: self.stock}
+        if self.soc is not None and self.soc.lower is not None and self.soc.upper is not None:
+            out.update(lower=self.soc.lower, upper=self.soc.upper)
+        return out
+
+    def _all_projections(self) -> dict[tuple[str, Bound | None], Projection]:
+        out: dict[tuple[str, Bound | None], Projection] = {
+            (name, None): p for name, p in self.projections.items()
+        }
+        out.update(self.bound_projections)
+        return out
+
+    def zonal(self, window: tuple[int, int, int, int] | None = None) -> Any:
+        """Lazy zonal sums (a Delayed computing to :class:`~soilmap.zonal.sums.ZonalSums`).
+
+        Layers are keyed by :class:`~soilmap.keys.LayerKey`: the initial stock
+        (``LayerKey("soc_stock")`` and its bounds), and for each scenario its per-group
+        layers (``LayerKey("sequestration", "p4")``, ``LayerKey("gain_2030", "p4",
+        "lower")`` ...).  With a ``window`` ``(row0, row1, col0, col1)`` only the cells
+        of that window count.
+        """
+        layers: dict[LayerKey, xr.DataArray] = {
+            LayerKey("soc_stock", bound=b): s for b, s in self._stocks().items()
+        }
+        derived: dict[LayerKey, tuple[LayerKey, np.ndarray]] = {}
+        for (name, bound), proj in self._all_projections().items():
+            for k, v in proj.by_group.items():
+                key = LayerKey(k, name, bound)
+                if k in proj.stock_multiples:
+                    # coefficient_g × stock: its totals are the stock's, scaled per group.
+                    derived[key] = (LayerKey("soc_stock", bound=bound), proj.stock_multiples[k])
+                else:
+                    layers[key] = v
+        # Minima and maxima only where they mean something per cell: the stock.
+        minmax = (LayerKey("soc_stock"),)
+        args = (self.fractions, self.area_ha, layers, self.regions, self.grid)
+        if window is None:
+            sums = zonal_sums(*args, minmax=minmax, group_index=self.group_index)
+        else:
+            sums = window_sums(window, *args, minmax=minmax, group_index=self.group_index)
+        return dask.delayed(ZonalSums.with_multiples, pure=True)(sums, derived) if derived else sums
+
+
+def open_stock(config: RunConfig) -> SocInputs:
+    """Open (or compute from layer properties) the initial SOC stock, lazily.
+
+    Units come from the config, the product preset or the file (never guessed) and
+    are checked for plausibility on a small sample; declared cleaning rules are
+    applied, with lazily counted removals.  See :func:`soilmap.soc.open.open_soc`.
+    """
+    return open_soc(config.soc, chunks=config.chunks)
+
+
+def _on_grid_of(da: xr.DataArray, stock: xr.DataArray) -> xr.DataArray:
+    """``da`` with the stock's own coordinates (its grid was checked to match).
+
+    Coordinates computed from a transform in two ways differ by float noise
+    (~1e-15 degree); xarray's default inner join would then silently crop results.
+    """
+    return da.assign_coords(y=stock["y"].values, x=stock["x"].values)
+
+
+def plan(config: RunConfig) -> Plan:
+    """Open every input and build every output lazily; compute nothing.
+
+    Raises
+    ------
+    soilmap.errors.SoilmapError
+        For any unusable input or config value (missing, no CRS, no overlap, unknown
+        scheme or field ...), before anything is computed.
+    """
+    # Layers on one grid must align exactly: a coordinate mismatch must raise,
+    # never silently crop the outputs (xarray's default join is "inner").
+    with xr.set_options(arithmetic_join="exact"):
+        return _plan(config)
+
+
+def _open_landuse(config: RunConfig, stock: xr.DataArray, grid: Grid) -> LandUse:
+    chunks = (stock.chunks[0][0], stock.chunks[1][0])
+    lc = config.landcover
+    if lc is None:
+        return all_land(stock)
+    # Any grid: area-weighted group fractions on the SOC grid, chunk for chunk.
+    landuse = landuse_on_grid(
+        lc.path,
+        lc.scheme,
+        grid,
+        chunks=chunks,
+        unknown=lc.unknown,
+        method=lc.method,
+        exclude=lc.exclude,
+        exclude_rasters=lc.exclude_rasters,
+    )
+    return landuse.on_coords_of(stock)
+
+
+def _plan(config: RunConfig) -> Plan:
+    config.check_inputs_exist()
+    soc = open_stock(config)
+    stock = soc.stock
+    grid = Grid.from_dataarray(stock, what="SOC")
+    chunks = (stock.chunks[0][0], stock.chunks[1][0])
+    landuse = _open_landuse(config, stock, grid)
+    assumptions: list[str] = [*soc.assumptions, *landuse.assumptions]
+    rc = config.regions
+    regions, report = read_regions(
+        rc.path,
+        id_field=rc.id_field,
+        name_field=rc.name_field,
+        layer=rc.layer,
+        crs=rc.crs,
+        invalid=rc.invalid,
+        duplicate_ids=rc.duplicate_ids,
+        emissions_field=rc.emissions_field,
+    )
+    regions = regions_on_grid(regions, grid, what=f"{str(rc.path)!r}")
+    area = _on_grid_of(cell_area_ha(grid, chunks=chunks), stock)
+    area = area.chunk({"y": stock.chunks[0], "x": stock.chunks[1]})
+
+    nested = len(config.scenarios) > 1
+    layers: dict[LayerKey, xr.DataArray] = {LayerKey("soc_stock"): stock}
+    if landuse.table is not None:
+        layers[LayerKey("landuse_fractions")] = landuse.fractions
+    bounds: dict[Bound, xr.DataArray] = {}
+    if soc.lower is not None and soc.upper is not None:
+        bounds = {"lower": soc.lower, "upper": soc.upper}
+    layers.update({LayerKey("soc_stock", bound=b): lay for b, lay in bounds.items()})
+    if landuse.table is not None:
+        layers[LayerKey("landuse")] = landuse.dominant()
+    projections: dict[str, Projection] = {}
+    bound_projections: dict[tuple[str, Bound], Projection] = {}
+    for sc in config.scenarios:
+        rate = rate_raster(sc, chunks, grid) if sc.rate_raster is not None else None
+        cap = saturation_stock(soc, sc, grid, chunks) if sc.saturation is not None else None
+        rate = _on_grid_of(rate, stock) if rate is not None else None
+        cap = _on_grid_of(cap, stock) if cap is not None else None
+        if cap is not None:
+            layers[LayerKey("saturation_stock", sc.name)] = cap
+        # The bounds go through the same projection as the stock itself.
+        stocks: dict[Bound | None, xr.DataArray] = {None: stock, **bounds}
+        for bound, s0 in stocks.items():
+            proj = project(
+                s0,
+                landuse.fractions,
+                sc,
+                rate_raster=rate,
+                saturation_stock=cap,
+                group_index=landuse.index,
+            )
+            if bound is None:
+                projections[sc.name] = proj
+            else:
+                bound_projections[(sc.name, bound)] = proj
+            layers.update(
+                {
+                    LayerKey(k, sc.name, bound): v
+                    for k, v in proj.cell.items()
+                    if not (bound and k == "years_to_saturation")
+                }
+            )
+    return Plan(
+        config=config,
+        grid=grid,
+        stock=stock,
+        landuse=landuse,
+        area_ha=area,
+        layers={k.stem(nested=nested): v for k, v in layers.items()},
+        keys={k.stem(nested=nested): k for k in layers},
+        projections=projections,
+        regions=regions,
+        regions_report=report,
+        assumptions=assumptions,
+        soc=soc,
+        bound_projections=bound_projections,
+    )

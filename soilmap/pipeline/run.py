@@ -1,0 +1,278 @@
+"""A whole run: plan, execute window by window, write every output atomically.
+
+:func:`run` plans the run (:func:`soilmap.plan`), computes every raster, the zonal
+sums and the cleaning counts in one pass (:func:`soilmap.pipeline.execute.execute`),
+then writes the styles, the zonal table and ``run.json`` through the shared output
+stage (:mod:`soilmap.outputs.write`) and moves all files into place together.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from soilmap.config import RunConfig
+from soilmap.io.staging import OutputStage
+from soilmap.keys import LayerKey
+from soilmap.landuse.fractions import NODATA_CODE
+from soilmap.options import apply_gdal_cache
+from soilmap.outputs.manifest import describe_inputs, software_versions
+from soilmap.outputs.write import (
+    Continuous,
+    Paletted,
+    RasterOutput,
+    Style,
+    write_manifest,
+    write_styles,
+    write_tables,
+)
+from soilmap.outputs.write import output_names as write_names
+from soilmap.pipeline.cluster import Compute, compute_context
+from soilmap.pipeline.execute import chunk_budget, execute
+from soilmap.pipeline.plan import Plan, plan
+from soilmap.zonal.regions import region_areas_ha
+from soilmap.zonal.table import zonal_table, zonal_units
+
+log = logging.getLogger("soilmap.pipeline")
+
+__all__ = [
+    "RunResult",
+    "output_names",
+    "run",
+]
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` wrote."""
+
+    out_dir: Path
+    outputs: list[Path]
+    zonal: gpd.GeoDataFrame
+    manifest: dict[str, Any]
+
+
+def output_names(p: Plan) -> list[str]:
+    """Every file name the run will write into the output folder."""
+    return write_names(list(p.layers), [TABLE])
+
+
+def _layer_tags(config: RunConfig, key: LayerKey) -> dict[str, Any]:
+    """GeoTIFF tags: the scenario a layer belongs to and its parameters.
+
+    In a single-scenario run every layer but the stock and the land use carries the
+    scenario's parameters (as soilmap has always tagged them).
+    """
+    tags: dict[str, Any] = {"software": "soilmap"}
+    if key.scenario is not None:
+        sc = next(s for s in config.scenarios if s.name == key.scenario)
+    elif key in (LayerKey("soc_stock"), LayerKey("landuse")) or len(config.scenarios) > 1:
+        return tags
+    else:
+        sc = config.scenario
+    d = sc.to_dict()
+    tags.update(
+        {
+            "scenario": sc.name,
+            "growth": sc.growth,
+            "start_year": sc.start_year,
+            "rate": d["rate"],
+            "rate_raster": d["rate_raster"] or "",
+            "saturation": d["saturation"]["method"] if d["saturation"] else "none",
+        }
+    )
+    return tags
+
+
+_RAMPS = {
+    "soc_stock": "YlOrBr",
+    "sequestration_rate": "YlGn",
+    "co2e_rate": "BuGn",
+    "saturation_stock": "YlOrBr",
+    "years_to_saturation": "viridis",
+}
+
+#: The zonal table's stem and GeoPackage layer.
+TABLE = "zonal_stats"
+
+
+def _raster_outputs(p: Plan) -> dict[str, RasterOutput]:
+    """How each layer of the plan is written and styled."""
+    out = {}
+    for stem, layer in p.layers.items():
+        key = p.keys[stem]
+        tags = _layer_tags(p.config, key)
+        style: Style
+        if key == LayerKey("landuse"):
+            table = p.table
+            if table is None:
+                raise ValueError("a landuse layer needs the class table")
+            entries = tuple(
+                (p.group_codes[g], table.group_color(g), g) for g in table.group_names()
+            )
+            out[stem] = RasterOutput(
+                layer,
+                Paletted(entries),
+                nodata=NODATA_CODE,
+                dtype="uint8",
+                resampling="mode",
+                tags=tags,
+            )
+            continue
+        if key == LayerKey("landuse_fractions"):
+            style = Continuous("YlGn", label_unit="share of cell", vmin=0.0, vmax=1.0)
+        else:
+            style = Continuous(_RAMPS.get(key.stem(nested=False), "Greens"))
+        out[stem] = RasterOutput(layer, style, tags=tags)
+    return out
+
+
+def run(
+    config: RunConfig, *, progress: bool | None = None, compute: Compute | None = None
+) -> RunResult:
+    """Run the whole pipeline and write every output into ``config.output.dir``.
+
+    Where the graph runs follows ``config.scheduler`` / ``config.workers`` (local
+    threads by default) unless a ready :class:`~soilmap.pipeline.cluster.Compute` is
+    given.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run description.
+    progress : bool, optional
+        Show a progress bar (default: when stderr is a terminal).
+    compute : Compute, optional
+        Where the graph runs (default: from the config).
+
+    Returns
+    -------
+    RunResult
+        Paths written, the zonal table and the manifest.
+    """
+    apply_gdal_cache()
+    if compute is None:
+        with compute_context(
+            config.scheduler, config.workers, memory_limit=config.memory_limit
+        ) as ctx:
+            return _run(config, progress=progress, compute=ctx)
+    return _run(config, progress=progress, compute=compute)
+
+
+def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunResult:
+    t0 = time.perf_counter()
+    n_groups = 12  # a typical class table; per-group layers dominate the working set
+    chunks = chunk_budget(
+        config.chunks,
+        memory_limit=config.memory_limit,
+        workers=config.workers,
+        layers=8 + 4 * n_groups * len(config.scenarios),
+    )
+    config = replace(config, chunks=chunks)
+    p = plan(config)
+    t_plan = time.perf_counter()
+    rasters = _raster_outputs(p)
+    with OutputStage(
+        config.output.dir, output_names(p), overwrite=config.output.overwrite
+    ) as stage:
+        masks = p.soc.count_masks if p.soc is not None else {}
+        done = execute(
+            rasters,
+            stage=stage,
+            compute=compute,
+            chunks=p.stock.chunks,
+            compress=config.output.compress,
+            zonal=p.zonal,
+            reductions={k: (m, "sum") for k, m in masks.items()},
+            inputs=config.input_paths(),
+            progress=sys.stderr.isatty() if progress is None else progress,
+        )
+        t_compute = time.perf_counter()
+        write_styles(done.written, rasters, done.ranges)
+        if done.zonal is None:
+            raise ValueError("the run computed no zonal sums")
+        table = zonal_table(config.scenarios, p.regions, done.zonal, region_areas_ha(p.regions))
+        units = zonal_units(config.scenarios)
+        meta = {
+            "units": "; ".join(f"{k}={v}" for k, v in units.items()),
+            "scenarios": ", ".join(sc.name for sc in config.scenarios),
+            "software": "soilmap",
+        }
+        write_tables(stage, table, TABLE, units=units, metadata=meta, style_column="co2e_t_per_yr")
+        t_write = time.perf_counter()
+        manifest = _manifest(p, compute, done.reduced, units)
+        manifest["timings_s"] = {
+            "plan": round(t_plan - t0, 3),
+            "compute_and_write_rasters": round(t_compute - t_plan, 3),
+            "compute_windows": round(done.timings_s["compute_windows"], 3),
+            "cog_finish": round(done.timings_s["cog_finish"], 3),
+            "tables_and_styles": round(t_write - t_compute, 3),
+            "total": round(time.perf_counter() - t0, 3),
+        }
+        write_manifest(stage, manifest)
+        outputs = stage.commit()
+    log.info(
+        "wrote %d files to %s in %.1f s", len(outputs), config.output.dir, time.perf_counter() - t0
+    )
+    return RunResult(
+        out_dir=Path(config.output.dir), outputs=outputs, zonal=table, manifest=manifest
+    )
+
+
+def _manifest(
+    p: Plan, compute: Compute, counts: dict[str, Any], units: dict[str, str]
+) -> dict[str, Any]:
+    """``run.json`` of a run (timings are added by the caller)."""
+    config = p.config
+    return {
+        "soilmap_run": 1,
+        "config_file": str(config.source) if config.source else None,
+        "parameters": config.to_dict(),
+        "inputs": describe_inputs(config.input_paths()),
+        "grid": {
+            "crs": p.grid.crs.to_string(),
+            "shape": list(p.grid.shape),
+            "transform": list(p.grid.transform)[:6],
+            "description": p.grid.describe(),
+        },
+        "landcover": (
+            {
+                "eligible_all": True,
+                "note": "no land cover given: every cell with SOC data counts as eligible land",
+            }
+            if p.table is None
+            else {
+                "eligible_all": False,
+                "class_table": p.table.name,
+                "source": p.table.source,
+                "group_codes": p.group_codes,
+                "eligible_groups": {sc.name: list(sc.eligible) for sc in config.scenarios},
+            }
+        ),
+        "regions": {**p.regions_report.__dict__, "count_on_grid": len(p.regions)},
+        "assumptions": p.assumptions,
+        "soc_inputs": p.soc.report(counts) if p.soc is not None else None,
+        "outputs": {
+            **{
+                f"{s}.tif": {
+                    "units": lay.attrs.get("units"),
+                    "long_name": lay.attrs.get("long_name"),
+                    "history": lay.attrs.get("history", "").splitlines(),
+                }
+                for s, lay in p.layers.items()
+            },
+            "zonal_stats": {"columns_units": units},
+        },
+        "software": software_versions(),
+        "compute": {
+            "where": compute.description,
+            "chunk_shape": [c[0] for c in p.stock.chunks],
+            "chunk_count": [len(c) for c in p.stock.chunks],
+        },
+    }
