@@ -26,10 +26,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TILE = (
-    REPO.parent
-    / "shared/data/esa_worldcover_tile_N00E006/ESA_WorldCover_10m_2021_v200_N00E006_Map.tif"
-)
+
+
+def _tile() -> Path:
+    """The WorldCover tile, from the dataset registry (SOILMAP_DATA, cache or download)."""
+    from soilmap.datasets import fetch
+
+    return fetch("worldcover_n00e006")["ESA_WorldCover_10m_2021_v200_N00E006_Map.tif"]
+
+
 SCHEME = "esa_worldcover"
 
 # Reference grids over the tile (6–9° E, 0–3° N):
@@ -210,12 +215,14 @@ def compare(case: dict, hist: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tile", type=Path, default=TILE)
+    parser.add_argument("--tile", type=Path, default=None, help="default: the registry's tile")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.tile is None:
+        args.tile = _tile()
 
     if args.child:
         if args.child == "histogram":

@@ -807,23 +807,29 @@ def dask_profile(config: Path, out_dir: Path, result: Path) -> dict:
 
 
 def worldcover_support() -> tuple[bool, str]:
-    """Whether ``soilmap run`` regrids a land cover that is on another grid than the SOC."""
+    """Whether ``soilmap run`` regrids a land cover that is on another grid than the SOC.
+
+    Reads the snapshot's code in either layout: the flat one (``soilmap/regrid.py``
+    used by ``pipeline.py`` or ``landuse.py``) or the staged one (``landuse/regrid.py``
+    used by ``landuse/value.py``, the land-use door of ``pipeline/plan.py``).
+    """
     import ast
 
     root = (SNAPSHOT or REPO) / "soilmap"
-    if not (root / "regrid.py").exists():
-        return False, "soilmap/regrid.py does not exist"
-    for module in ("pipeline.py", "landuse.py"):
+    regrid = next((r for r in ("regrid.py", "landuse/regrid.py") if (root / r).exists()), None)
+    if regrid is None:
+        return False, "neither soilmap/regrid.py nor soilmap/landuse/regrid.py exists"
+    users = ("pipeline.py", "landuse.py", "landuse/value.py", "pipeline/plan.py")
+    for module in (m for m in users if (root / m).is_file()):
         for node in ast.walk(ast.parse((root / module).read_text())):
             uses = (isinstance(node, ast.ImportFrom) and "regrid" in (node.module or "")) or (
                 isinstance(node, ast.Import) and any("regrid" in a.name for a in node.names)
             )
             if uses:
-                return True, f"soilmap/{module} imports soilmap.regrid"
+                return True, f"soilmap/{module} imports soilmap/{regrid}"
     return False, (
-        "soilmap/regrid.py exists but neither pipeline.py nor landuse.py imports it: plan() "
-        "passes the land cover to fractions_from_classes(reference=grid), which requires "
-        "the SOC grid"
+        f"soilmap/{regrid} exists but no run module imports it: plan() passes the land "
+        "cover to fractions_from_classes(reference=grid), which requires the SOC grid"
     )
 
 

@@ -14,6 +14,7 @@ from soilmap import errors
 from soilmap._version import __version__
 from soilmap.areas import cell_area_ha
 from soilmap.config import RunConfig, load_config
+from soilmap.datasets.sample import sample_data_dir
 from soilmap.grid import Grid
 from soilmap.io.raster import open_categorical, open_raster
 from soilmap.io.vector import read_regions
@@ -26,7 +27,6 @@ from soilmap.landuse.value import LandUse
 from soilmap.options import get_options, set_options
 from soilmap.pipeline.plan import Plan, plan
 from soilmap.pipeline.run import RunResult, run
-from soilmap.sample import sample_data_dir
 from soilmap.scenario.model import Saturation, Scenario
 from soilmap.scenario.project import project
 from soilmap.soc.open import open_soc

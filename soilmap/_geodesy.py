@@ -12,6 +12,8 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor used below)
 from pyproj import CRS, Transformer
 
+from soilmap.errors import CRSError
+
 __all__ = [
     "band_area",
     "ecef",
@@ -73,6 +75,11 @@ def inverse_transformer(wkt: str) -> tuple[Transformer, float]:
     if entry is None:
         crs = CRS.from_wkt(wkt)
         geographic = crs.geodetic_crs
+        if geographic is None:
+            raise CRSError(
+                f"the CRS {crs.name!r} has no geodetic (lon/lat) base CRS, so ground "
+                "positions are undefined. Reproject the input to a geodetic CRS."
+            )
         rad_per_unit = geographic.axis_info[0].unit_conversion_factor
         if len(cache) >= 8:
             cache.clear()

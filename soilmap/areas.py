@@ -203,7 +203,7 @@ def total_area_ha(grid: Grid) -> float:
         # Every cell of a row has the same area, so one column is enough.
         column = block(np.arange(height)[:, None], np.zeros((1, 1), np.int64))[:, 0]
         return float(math.fsum(column) * width)
-    lazy = _evaluate(block, grid.shape, (min(height, 1024), min(width, 1024)), np.float64)
+    lazy = _evaluate(block, grid.shape, (min(height, 1024), min(width, 1024)), np.dtype(np.float64))
     return float(lazy.sum(dtype=np.float64).compute())
 
 

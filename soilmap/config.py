@@ -3,7 +3,7 @@
 Notebooks and the CLI share this one validated, frozen object.  Relative paths in a
 config file are taken from the file's folder, so a config travels with its data.
 
-Example (``sample_data/tigray.toml``)::
+Example (``soilmap/datasets/tigray.toml``, the sample's config)::
 
     [soc.layers]
     kind = "point"
@@ -320,6 +320,57 @@ def _paths(base: Path, value: Any) -> tuple[Path, ...]:
     return tuple(base / str(v) for v in values)
 
 
+_LANDCOVER_KEYS = {"path", "scheme", "unknown", "method", "exclude", "exclude_rasters"}
+_REGIONS_KEYS = {
+    "path",
+    "id_field",
+    "name_field",
+    "layer",
+    "crs",
+    "invalid",
+    "emissions_field",
+    "duplicate_ids",
+}
+
+
+def _landcover_config(data: Mapping[str, Any], base: Path, where: str) -> LandcoverConfig | None:
+    """The ``[landcover]`` section, or None when the file has none."""
+    lc = _section(data, "landcover", _LANDCOVER_KEYS, where)
+    if not lc:
+        return None
+    if "path" not in lc or "scheme" not in lc:
+        raise ConfigError(f"{where}: [landcover] needs path and scheme.")
+    scheme = str(lc["scheme"])
+    # A scheme that names a table file is relative to the config too.
+    if Path(scheme).suffix.lower() in (".csv", ".yaml", ".yml"):
+        scheme = str(base / scheme)
+    return LandcoverConfig(
+        path=base / lc["path"],
+        scheme=scheme,
+        unknown=lc.get("unknown", "error"),
+        method=lc.get("method", "area"),
+        exclude=_paths(base, lc["exclude"]) if "exclude" in lc else (),
+        exclude_rasters=_paths(base, lc["exclude_rasters"]) if "exclude_rasters" in lc else (),
+    )
+
+
+def _regions_config(data: Mapping[str, Any], base: Path, where: str) -> RegionsConfig:
+    """The ``[regions]`` section (required)."""
+    rg = _section(data, "regions", _REGIONS_KEYS, where)
+    if "path" not in rg or "id_field" not in rg:
+        raise ConfigError(f"{where}: [regions] needs path and id_field.")
+    return RegionsConfig(
+        path=base / rg["path"],
+        id_field=rg["id_field"],
+        name_field=rg.get("name_field"),
+        layer=rg.get("layer"),
+        crs=rg.get("crs"),
+        invalid=rg.get("invalid", "repair"),
+        emissions_field=rg.get("emissions_field"),
+        duplicate_ids=rg.get("duplicate_ids", "error"),
+    )
+
+
 def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> RunConfig:
     """Build a :class:`RunConfig` from parsed TOML (paths relative to ``base``)."""
     top = set(data) - {"soc", "landcover", "regions", "scenario", "output", "run"}
@@ -341,57 +392,8 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
             if key in spec:
                 spec[key] = tuple(spec[key])
         soc_cfg = SocSpec(**spec)
-        lc = _section(
-            data,
-            "landcover",
-            {"path", "scheme", "unknown", "method", "exclude", "exclude_rasters"},
-            where,
-        )
-        lc_cfg = None
-        if lc:
-            if "path" not in lc or "scheme" not in lc:
-                raise ConfigError(f"{where}: [landcover] needs path and scheme.")
-            scheme = str(lc["scheme"])
-            # A scheme that names a table file is relative to the config too.
-            if Path(scheme).suffix.lower() in (".csv", ".yaml", ".yml"):
-                scheme = str(base / scheme)
-            lc_cfg = LandcoverConfig(
-                path=base / lc["path"],
-                scheme=scheme,
-                unknown=lc.get("unknown", "error"),
-                method=lc.get("method", "area"),
-                exclude=_paths(base, lc["exclude"]) if "exclude" in lc else (),
-                exclude_rasters=_paths(base, lc["exclude_rasters"])
-                if "exclude_rasters" in lc
-                else (),
-            )
-        rg = _section(
-            data,
-            "regions",
-            {
-                "path",
-                "id_field",
-                "name_field",
-                "layer",
-                "crs",
-                "invalid",
-                "emissions_field",
-                "duplicate_ids",
-            },
-            where,
-        )
-        if "path" not in rg or "id_field" not in rg:
-            raise ConfigError(f"{where}: [regions] needs path and id_field.")
-        rg_cfg = RegionsConfig(
-            path=base / rg["path"],
-            id_field=rg["id_field"],
-            name_field=rg.get("name_field"),
-            layer=rg.get("layer"),
-            crs=rg.get("crs"),
-            invalid=rg.get("invalid", "repair"),
-            emissions_field=rg.get("emissions_field"),
-            duplicate_ids=rg.get("duplicate_ids", "error"),
-        )
+        lc_cfg = _landcover_config(data, base, where)
+        rg_cfg = _regions_config(data, base, where)
         raw = data.get("scenario", {})
         tables = raw if isinstance(raw, list) else [raw]
         scenarios = tuple(_scenario(t, base, where) for t in tables)
@@ -421,7 +423,7 @@ def config_from_mapping(data: Mapping[str, Any], *, base: Path, where: str) -> R
         scheduler=run.get("scheduler"),
         workers=run.get("workers"),
         memory_limit=run.get("memory_limit"),
-    )  # type: ignore[arg-type]
+    )
 
 
 #: The flags of ``soilmap run`` that :meth:`RunConfig.from_flags` maps.
@@ -460,12 +462,42 @@ def _flag_scenario(base: Scenario, **given: Any) -> Scenario:
     return replace(base, **changes) if changes else base
 
 
-def _from_flags(cfg: RunConfig | None, o: Mapping[str, Any]) -> RunConfig:
-    """``cfg`` (or nothing) with the ``soilmap run`` flags ``o`` laid over it."""
-    unknown = sorted(set(o) - set(FLAGS))
+def _flag_landcover(cfg: RunConfig | None, o: Mapping[str, Any]) -> LandcoverConfig | None:
+    """The land cover: ``--landcover`` replaces the file's, the other flags amend it."""
+    landcover = cfg.landcover if cfg else None
+    if o["landcover"]:
+        if not o["landcover_scheme"]:
+            raise ConfigError(
+                "--landcover needs --landcover-scheme (a preset name or a table "
+                "file; see `soilmap schemes`)."
+            )
+        return LandcoverConfig(
+            path=Path(o["landcover"]),
+            scheme=o["landcover_scheme"],
+            unknown=o["unknown_classes"] or "error",
+            method=o["landcover_method"] or "area",
+            exclude=tuple(o["exclude"]),
+        )
+    if o["landcover_scheme"] or o["unknown_classes"] or o["landcover_method"] or o["exclude"]:
+        if landcover is None:
+            raise ConfigError("--landcover-scheme/--unknown-classes need --landcover PATH.")
+        return replace(
+            landcover,
+            scheme=o["landcover_scheme"] or landcover.scheme,
+            unknown=o["unknown_classes"] or landcover.unknown,
+            method=o["landcover_method"] or landcover.method,
+            exclude=landcover.exclude + tuple(o["exclude"]),
+        )
+    return landcover
+
+
+def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
+    """``cfg`` (or nothing) with the ``soilmap run`` flags laid over it."""
+    unknown = sorted(set(flags) - set(FLAGS))
     if unknown:
         raise ConfigError(f"unknown flag(s) {unknown}; the flags are: {', '.join(FLAGS)}.")
-    o = {k: o.get(k) for k in FLAGS} | {k: tuple(o.get(k) or ()) for k in _MULTIPLE}
+    o: dict[str, Any] = {k: flags.get(k) for k in FLAGS}
+    o |= {k: tuple(flags.get(k) or ()) for k in _MULTIPLE}
     o["overwrite"] = bool(o["overwrite"])
     if cfg is None:
         missing = [
@@ -480,30 +512,7 @@ def _from_flags(cfg: RunConfig | None, o: Mapping[str, Any]) -> RunConfig:
         soc = SocConfig(stock=Path(o["soc"]), units=o["soc_units"])
     elif o["soc_units"] and soc is not None:
         soc = replace(soc, units=o["soc_units"])
-    landcover = cfg.landcover if cfg else None
-    if o["landcover"]:
-        if not o["landcover_scheme"]:
-            raise ConfigError(
-                "--landcover needs --landcover-scheme (a preset name or a table "
-                "file; see `soilmap schemes`)."
-            )
-        landcover = LandcoverConfig(
-            path=Path(o["landcover"]),
-            scheme=o["landcover_scheme"],
-            unknown=o["unknown_classes"] or "error",
-            method=o["landcover_method"] or "area",
-            exclude=tuple(o["exclude"]),
-        )
-    elif o["landcover_scheme"] or o["unknown_classes"] or o["landcover_method"] or o["exclude"]:
-        if landcover is None:
-            raise ConfigError("--landcover-scheme/--unknown-classes need --landcover PATH.")
-        landcover = replace(
-            landcover,
-            scheme=o["landcover_scheme"] or landcover.scheme,
-            unknown=o["unknown_classes"] or landcover.unknown,
-            method=o["landcover_method"] or landcover.method,
-            exclude=landcover.exclude + tuple(o["exclude"]),
-        )
+    landcover = _flag_landcover(cfg, o)
     regions = cfg.regions if cfg else None
     if o["regions"]:
         regions = RegionsConfig(

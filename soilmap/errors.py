@@ -12,6 +12,9 @@ __all__ = [
     "CRSError",
     "ClassTableError",
     "ConfigError",
+    "DatasetChecksumError",
+    "DatasetDownloadError",
+    "DatasetError",
     "GridMismatchError",
     "InputError",
     "InputNotFoundError",
@@ -21,6 +24,7 @@ __all__ = [
     "SoilmapError",
     "UnitsError",
     "UnknownClassError",
+    "UnknownDatasetError",
     "UnknownSchemeError",
 ]
 
@@ -75,3 +79,22 @@ class OutputExistsError(SoilmapError, FileExistsError):
 
 class OutputSpaceError(SoilmapError, OSError):
     """The output disk has too little free space for the run's files."""
+
+
+class DatasetError(SoilmapError):
+    """A dataset of the registry cannot be had (see :mod:`soilmap.datasets`)."""
+
+
+class UnknownDatasetError(DatasetError, KeyError):
+    """No dataset of that name in the registry."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class DatasetDownloadError(DatasetError, OSError):
+    """A file could not be read from the mirror or downloaded (no network, server down)."""
+
+
+class DatasetChecksumError(DatasetError, ValueError):
+    """A file's SHA-256 is not the registry's (corrupted, truncated or another version)."""

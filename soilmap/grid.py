@@ -16,7 +16,7 @@ from pyproj import CRS
 
 from soilmap.errors import CRSError, GridMismatchError
 
-__all__ = ["Grid", "check_chunks", "check_same_grid"]
+__all__ = ["Grid", "check_chunks", "check_same_grid", "dask_chunks"]
 
 
 @dataclass(frozen=True)
@@ -157,3 +157,20 @@ def check_chunks(chunks: tuple[int, int], shape: tuple[int, int] | None = None) 
     if shape is None:
         return rows, cols
     return min(rows, shape[0]), min(cols, shape[1])
+
+
+def dask_chunks(da: xr.DataArray) -> tuple[tuple[int, ...], ...]:
+    """The dask chunks of ``da`` along each dimension.
+
+    Layers opened by soilmap are always dask-backed; an in-memory array here means a
+    caller skipped the lazy open, which would silently drop the chunked computation.
+
+    Raises
+    ------
+    TypeError
+        If ``da`` is not backed by a dask array.
+    """
+    chunks = da.chunks
+    if chunks is None:
+        raise TypeError(f"layer {da.name!r} is held in memory, not as a dask array.")
+    return chunks

@@ -8,8 +8,8 @@ import click
 
 from soilmap.cli.options import report, show_progress
 from soilmap.config import load_config
+from soilmap.datasets.sample import SAMPLE_CONFIG, sample_data_dir
 from soilmap.pipeline.run import run
-from soilmap.sample import SAMPLE_CONFIG, sample_data_dir
 
 
 @click.command("demo")

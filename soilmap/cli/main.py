@@ -50,9 +50,9 @@ apply_gdal_cache()
 
 
 def _register() -> None:
-    from soilmap.cli import demo, gsocseq, run, schemes, zonal
+    from soilmap.cli import data, demo, gsocseq, run, schemes, zonal
 
-    for module in (run, demo, zonal, gsocseq, schemes):
+    for module in (run, demo, zonal, gsocseq, schemes, data):
         cli.add_command(module.command)
 
 

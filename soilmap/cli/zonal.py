@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
 from soilmap.cli.options import duplicate_ids_option, regions_crs_option
-from soilmap.errors import InputError, OutputExistsError
-from soilmap.io.raster import open_raster, read_layout
-from soilmap.io.staging import OutputStage
-from soilmap.io.vector import read_regions
-from soilmap.landuse.fractions import open_landuse
-from soilmap.outputs.tables import write_table
-from soilmap.zonal.statistics import zonal_statistics
-
-_SUFFIXES = (".gpkg", ".csv", ".parquet", ".geoparquet")
-
-
-def _layer_names(paths: tuple[Path, ...]) -> list[str]:
-    names: list[str] = []
-    for p in paths:
-        name, k = p.stem, 2
-        while name in names:
-            name, k = f"{p.stem}_{k}", k + 1
-        names.append(name)
-    return names
+from soilmap.zonal.files import zonal_statistics_to_file
 
 
 @click.command("zonal")
@@ -70,8 +53,8 @@ def command(
     region_name: str | None,
     regions_layer: str | None,
     regions_crs: str | None,
-    invalid: str,
-    duplicate_ids: str,
+    invalid: Literal["repair", "error"],
+    duplicate_ids: Literal["error", "suffix", "dissolve"],
     landuse: Path | None,
     units: str | None,
     out: Path,
@@ -85,49 +68,22 @@ def command(
     area with data, area-weighted mean, min and max. Border cells count by the exact
     share inside each region; regions outside the raster are reported with area 0.
     """
-    if out.suffix.lower() not in _SUFFIXES:
-        raise InputError(f"--out {str(out)!r}: use a .gpkg, .csv or .parquet file name.")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists. Pass --overwrite to replace it.")
-    names = _layer_names(rasters)
-    layers = {
-        n: open_raster(p, units=units if not read_layout(p).units else None, what="raster")
-        for n, p in zip(names, rasters, strict=True)
-    }
-    fractions = open_landuse(landuse) if landuse is not None else None
-    table_regions, report = read_regions(
+    table, report = zonal_statistics_to_file(
+        rasters,
         regions,
-        id_field=region_id,
-        name_field=region_name,
-        layer=regions_layer,
-        crs=regions_crs,
-        invalid=invalid,  # type: ignore[arg-type]
-        duplicate_ids=duplicate_ids,  # type: ignore[arg-type]
+        out,
+        region_id=region_id,
+        region_name=region_name,
+        regions_layer=regions_layer,
+        regions_crs=regions_crs,
+        invalid=invalid,
+        duplicate_ids=duplicate_ids,
+        landuse=landuse,
+        units=units,
+        overwrite=overwrite,
+        style_column=style_column,
     )
     for rid, why in zip(report.repaired, report.invalid_reasons, strict=True):
         click.echo(f"repaired invalid geometry of region {rid}: {why}", err=True)
-    table, col_units = zonal_statistics(
-        layers, table_regions, fractions=fractions, what=repr(str(regions))
-    )
-    meta = {
-        "software": "soilmap zonal",
-        "rasters": "; ".join(str(p) for p in rasters),
-        "regions": str(regions),
-        "repaired_regions": ", ".join(report.repaired),
-    }
-    first = names[0]
-    default_style = f"{first}_sum" if f"{first}_sum" in table.columns else f"{first}_mean"
-    extra = [".csvt"] if out.suffix.lower() == ".csv" else []
-    stage = OutputStage(out.parent, [out.name, *(out.stem + s for s in extra)], overwrite=True)
-    with stage:
-        write_table(
-            table,
-            stage.path(out.name),
-            layer="zonal_stats",
-            metadata=meta,
-            units=col_units,
-            style_column=style_column or default_style,
-        )
-        stage.commit()
     if not (click.get_current_context().find_root().obj or {}).get("quiet"):
         click.echo(f"wrote {len(table)} rows to {out}")

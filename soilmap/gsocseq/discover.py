@@ -18,8 +18,8 @@ from typing import Any
 import xarray as xr
 
 from soilmap.errors import InputError, InputNotFoundError
-from soilmap.grid import Grid, check_same_grid
-from soilmap.io.raster import open_raster, read_layout
+from soilmap.grid import Grid, check_same_grid, dask_chunks
+from soilmap.io.raster import ChunkSpec, open_raster, read_layout
 from soilmap.meta import append_history
 from soilmap.units import CANONICAL
 
@@ -168,7 +168,7 @@ class GsocseqLayers:
         }
 
 
-def _open_clean(path: Path, key: str, chunks: tuple[int, int] | None) -> tuple[xr.DataArray, dict]:
+def _open_clean(path: Path, key: str, chunks: ChunkSpec) -> tuple[xr.DataArray, dict]:
     kind, _, sc = key.partition("_")
     rule, units = PLAUSIBLE[kind], _UNITS[kind]
     raw = open_raster(
@@ -189,15 +189,16 @@ def _open_clean(path: Path, key: str, chunks: tuple[int, int] | None) -> tuple[x
     return append_history(clean, f"GSOCseq plausibility rule: {text} (FAO)"), counts
 
 
-def discover_gsocseq(folder: str | Path, *, chunks: tuple[int, int] | None = None) -> GsocseqLayers:
+def discover_gsocseq(folder: str | Path, *, chunks: ChunkSpec = None) -> GsocseqLayers:
     """Find, open (lazily) and clean the GSOCseq layers of ``folder``.
 
     Parameters
     ----------
     folder : path-like
         Folder with GSOCseq GeoTIFFs under either naming convention (not recursive).
-    chunks : tuple of int, optional
-        Dask chunk ``(rows, cols)``; default: whole internal blocks of T0, ~4 Mcells.
+    chunks : tuple of int or int, optional
+        Dask chunk ``(rows, cols)``, or a number of cells per chunk rounded to whole
+        internal blocks of T0; default: whole internal blocks of T0, ~4 Mcells.
 
     Returns
     -------
@@ -255,7 +256,8 @@ def discover_gsocseq(folder: str | Path, *, chunks: tuple[int, int] | None = Non
             what=f"GSOCseq {key} {path.name!r}",
             reference_name=f"T0 {files['T0'].name!r}",
         )
-    same_chunks = (t0.chunks[0][0], t0.chunks[1][0])
+    t0_chunks = dask_chunks(t0)
+    same_chunks = (t0_chunks[0][0], t0_chunks[1][0])
     cleaning = {"T0": t0_counts}
     opened: dict[str, dict[str, xr.DataArray]] = {"finalSOC": {}, "ASR": {}, "RSR": {}}
     for key, path in files.items():

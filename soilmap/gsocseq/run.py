@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -20,10 +20,11 @@ import pandas as pd
 import xarray as xr
 
 from soilmap.areas import cell_area_ha
-from soilmap.gsocseq.discover import RATE_UNITS, STOCK_UNITS, discover_gsocseq
+from soilmap.grid import dask_chunks
+from soilmap.gsocseq.discover import RATE_UNITS, STOCK_UNITS, GsocseqLayers, discover_gsocseq
 from soilmap.gsocseq.pixels import GSOCSEQ_YEARS, IDENTITY_TOLERANCE, compare, identity_errors
 from soilmap.io.staging import OutputStage
-from soilmap.io.vector import EMISSIONS, DuplicatePolicy, read_regions
+from soilmap.io.vector import EMISSIONS, DuplicatePolicy, RegionsReport, read_regions
 from soilmap.landuse.fractions import uniform_fractions
 from soilmap.options import Codec, apply_gdal_cache, get_options
 from soilmap.outputs.manifest import describe_inputs, software_versions
@@ -36,7 +37,7 @@ from soilmap.outputs.write import (
     write_tables,
 )
 from soilmap.pipeline.cluster import Compute, compute_context
-from soilmap.pipeline.execute import Reduction, chunk_budget, execute
+from soilmap.pipeline.execute import Executed, Reduction, chunk_budget, execute
 from soilmap.scenario.model import CO2_PER_C
 from soilmap.zonal.regions import region_areas_ha, regions_on_grid
 from soilmap.zonal.sums import window_sums
@@ -224,32 +225,61 @@ def run_comparison(
 
     Notes
     -----
-    Table rows and totals compare scenarios on the same land: cells where T0 and every
-    scenario's ASR (and RSR) have data.  ``share_of_target`` is
-    ``Σ ASR × ha / (rate × Σ T0 × ha)`` over those cells (exact cell coverage, true
-    cell areas): the regional ratio, not a mean of pixel shares.
+    Table rows and totals compare scenarios on the same land: cells where T0 and every scenario's
+    ASR (and RSR) have data.  ``share_of_target`` is ``Σ ASR × ha / (rate × Σ T0 × ha)`` over those
+    cells (exact cell coverage, true cell areas): the regional ratio, not a mean of pixel shares.
     """
     apply_gdal_cache()
-    args = dict(
-        folder=folder,
-        regions_path=regions_path,
-        id_field=id_field,
-        name_field=name_field,
-        regions_crs=regions_crs,
-        out_dir=out_dir,
-        overwrite=overwrite,
-        rate=rate,
-        emissions_field=emissions_field,
-        duplicate_ids=duplicate_ids,
-        period_years=period_years,
-        chunks=chunk_budget(chunks, memory_limit=memory_limit, workers=workers, layers=24),
-        compress=compress or get_options()["compress"],
-        progress=sys.stderr.isatty() if progress is None else progress,
-    )
+    args: _ComparisonArgs = {
+        "folder": folder,
+        "regions_path": regions_path,
+        "id_field": id_field,
+        "name_field": name_field,
+        "regions_crs": regions_crs,
+        "out_dir": out_dir,
+        "overwrite": overwrite,
+        "rate": rate,
+        "emissions_field": emissions_field,
+        "duplicate_ids": duplicate_ids,
+        "period_years": period_years,
+        "chunks": chunk_budget(chunks, memory_limit=memory_limit, workers=workers, layers=24),
+        "compress": compress or get_options()["compress"],
+        "progress": sys.stderr.isatty() if progress is None else progress,
+    }
+    return _run_where(args, compute, scheduler, workers, memory_limit)
+
+
+class _ComparisonArgs(TypedDict):
+    """The parameters of :func:`run_comparison`, with chunks, codec and progress resolved."""
+
+    folder: str | Path
+    regions_path: str | Path
+    id_field: str
+    name_field: str | None
+    regions_crs: str | None
+    out_dir: str | Path
+    overwrite: bool
+    rate: float
+    emissions_field: str | None
+    duplicate_ids: DuplicatePolicy
+    period_years: float
+    chunks: tuple[int, int] | int
+    compress: Codec
+    progress: bool
+
+
+def _run_where(
+    args: _ComparisonArgs,
+    compute: Compute | None,
+    scheduler: str | None,
+    workers: int | None,
+    memory_limit: str | None,
+) -> ComparisonResult:
+    """:func:`_run_comparison` on ``compute``, else in a compute context set up from the rest."""
     if compute is not None:
-        return _run_comparison(compute=compute, **args)
+        return _run_comparison(args, compute)
     with compute_context(scheduler, workers, memory_limit=memory_limit) as ctx:
-        return _run_comparison(compute=ctx, **args)
+        return _run_comparison(args, ctx)
 
 
 def _rasters(
@@ -266,77 +296,76 @@ def _rasters(
     }
 
 
-def _run_comparison(
-    *,
-    folder: str | Path,
-    regions_path: str | Path,
-    id_field: str,
-    name_field: str | None,
-    regions_crs: str | None,
-    out_dir: str | Path,
-    overwrite: bool,
-    rate: float,
-    emissions_field: str | None,
-    duplicate_ids: DuplicatePolicy,
-    period_years: float,
-    chunks: tuple[int, int] | int,
-    compress: Codec,
-    progress: bool,
-    compute: Compute,
-) -> ComparisonResult:
-    t_start = time.perf_counter()
-    layers = discover_gsocseq(folder, chunks=chunks)
-    maps = compare(layers, rate=rate, period_years=period_years)
-    regions, report = read_regions(
-        regions_path,
-        id_field=id_field,
-        name_field=name_field,
-        crs=regions_crs,
-        duplicate_ids=duplicate_ids,
-        emissions_field=emissions_field,
-    )
-    regions = regions_on_grid(regions, layers.grid, what=f"{str(regions_path)!r}")
-    scenarios, t0 = layers.scenarios, layers.t0
+def _reductions(
+    layers: GsocseqLayers,
+    area: xr.DataArray,
+    summed: dict[str, xr.DataArray],
+    identities: dict[str, tuple[str, xr.DataArray]],
+) -> dict[str, Reduction]:
+    """Whole-raster totals, identity errors and cleaning counts, computed with the maps.
 
-    area = cell_area_ha(layers.grid, chunks=(t0.chunks[0][0], t0.chunks[1][0]))
-    area = area.chunk({"y": t0.chunks[0], "x": t0.chunks[1]}).assign_coords(y=t0.y, x=t0.x)
-    summed = {"t0": t0, **{k: v for k, v in maps.items() if k.startswith(("asr_", "rsr_"))}}
-    fractions = uniform_fractions(t0)
-    # Whole-raster totals over the same cells as the table rows.
+    Totals are over the same cells as the table rows: where every summed layer has data.
+    """
     mask = functools.reduce(operator.and_, [v.notnull() for v in summed.values()])
     reductions: dict[str, Reduction] = {"area_ha": (area.where(mask), "sum")}
     reductions |= {f"{k}_sum": ((v * area).where(mask), "sum") for k, v in summed.items()}
-    reductions["left_out"] = (t0.notnull() & ~mask, "sum")
-    identities = identity_errors(layers, period_years=period_years)
+    reductions["left_out"] = (layers.t0.notnull() & ~mask, "sum")
     for name, (_, err) in identities.items():
         reductions[f"identity:{name}:max_abs_error"] = (err.fillna(0.0), "max")
         reductions[f"identity:{name}:cells"] = (err.notnull(), "sum")
     for key, counts in layers.cleaning.items():
         for c, m in counts["masks"].items():
             reductions[f"cleaning:{key}:{c}"] = (m, "sum")
+    return reductions
+
+
+def _run_comparison(args: _ComparisonArgs, compute: Compute) -> ComparisonResult:
+    """:func:`run_comparison` once the parameters are resolved and ``compute`` is set up."""
+    t_start = time.perf_counter()
+    rate, period_years = args["rate"], args["period_years"]
+    layers = discover_gsocseq(args["folder"], chunks=args["chunks"])
+    maps = compare(layers, rate=rate, period_years=period_years)
+    regions, report = read_regions(
+        args["regions_path"],
+        id_field=args["id_field"],
+        name_field=args["name_field"],
+        crs=args["regions_crs"],
+        duplicate_ids=args["duplicate_ids"],
+        emissions_field=args["emissions_field"],
+    )
+    regions = regions_on_grid(regions, layers.grid, what=f"{str(args['regions_path'])!r}")
+    scenarios, t0 = layers.scenarios, layers.t0
+    chunks = dask_chunks(t0)
+
+    area = cell_area_ha(layers.grid, chunks=(chunks[0][0], chunks[1][0]))
+    area = area.chunk({"y": chunks[0], "x": chunks[1]}).assign_coords(y=t0.y, x=t0.x)
+    summed = {"t0": t0, **{k: v for k, v in maps.items() if k.startswith(("asr_", "rsr_"))}}
+    fractions = uniform_fractions(t0)
+    identities = identity_errors(layers, period_years=period_years)
+    reductions = _reductions(layers, area, summed, identities)
 
     tags = {"rate": rate, "period_years": period_years, "source": "FAO GSOCseq"}
     rasters = _rasters(maps, scenarios, tags)
     names = output_names(list(rasters), [TABLE], formats=_FORMATS)
-    with OutputStage(out_dir, names, overwrite=overwrite) as stage:
+    with OutputStage(args["out_dir"], names, overwrite=args["overwrite"]) as stage:
         # Maps, zonal sums, totals, identities and counts share one read of every block
         # (see test_every_input_block_is_read_once).
         done = execute(
             rasters,
             stage=stage,
             compute=compute,
-            chunks=t0.chunks,
-            compress=compress,
+            chunks=chunks,
+            compress=args["compress"],
             zonal=lambda w: window_sums(w, fractions, area, summed, regions, layers.grid),
             reductions=reductions,
-            inputs=[*layers.input_paths(), Path(regions_path)],
-            progress=progress,
+            inputs=[*layers.input_paths(), Path(args["regions_path"])],
+            progress=args["progress"],
         )
         t_compute = time.perf_counter()
         write_styles(done.written, rasters, done.ranges)
         if done.zonal is None:
             raise ValueError("the comparison computed no zonal sums")
-        emissions = regions[EMISSIONS].to_numpy() if emissions_field else None
+        emissions = regions[EMISSIONS].to_numpy() if args["emissions_field"] else None
         table = _region_table(done.zonal.frame(regions), regions, scenarios, rate, emissions)
         units = {k: v for k, v in TABLE_UNITS.items() if k in table.columns}
         meta = {"units": "; ".join(f"{k}={v}" for k, v in units.items()), "rate": str(rate)}
@@ -348,67 +377,108 @@ def _run_comparison(
             **{k: [float(r[k])] for k in ("area_ha", *[f"{k}_sum" for k in summed])},
         }
         totals_df = _rows(pd.DataFrame(one_row), scenarios, rate).drop(columns="region_index")
-        computed = {
-            name: {
-                "identity": text,
-                "units": STOCK_UNITS,
-                "max_abs_error": r[f"identity:{name}:max_abs_error"],
-                "cells": r[f"identity:{name}:cells"],
-            }
-            for name, (text, _) in identities.items()
-        }
-        cleaning = {
-            k: {"rule": v["rule"], **{c: int(r[f"cleaning:{k}:{c}"]) for c in v["masks"]}}
-            for k, v in layers.cleaning.items()
-        }
-        manifest = {
-            "soilmap_gsocseq_comparison": 1,
-            "parameters": {
-                "folder": str(folder),
-                "regions": str(regions_path),
-                "id_field": id_field,
-                "name_field": name_field,
-                "regions_crs": regions_crs,
-                "rate": rate,
-                "period_years": period_years,
-                "emissions_field": emissions_field,
-                "co2e_per_c": CO2_PER_C,
-                "compress": compress,
-            },
-            "inputs": describe_inputs([*layers.input_paths(), Path(regions_path)]),
-            "gsocseq": layers.describe(),
-            "regions": {**report.__dict__, "count_on_grid": len(regions)},
-            "cleaning": {"source": "FAO-SID/GSOCseq-scripts 9_MapsCorrection.R", **cleaning},
-            "identities": _identity_report(computed),
-            "compared_cells": {
-                "rule": "T0 and every scenario's ASR (and RSR) have data",
-                "t0_cells_left_out": int(r["left_out"]),
-            },
-            "totals": totals_df.astype(object).where(totals_df.notna(), None).to_dict("records"),
-            "outputs": {
-                **{f"{stem}.tif": _layer_meta(out.layer) for stem, out in rasters.items()},
-                TABLE: {"columns_units": units},
-            },
-            "software": software_versions(),
-            "compute": {
-                "where": compute.description,
-                "chunk_shape": [c[0] for c in t0.chunks],
-                "chunk_count": [len(c) for c in t0.chunks],
-            },
-            "timings_s": {
-                "open_plan_compute": round(t_compute - t_start, 3),
-                "compute_windows": round(done.timings_s["compute_windows"], 3),
-                "cog_finish": round(done.timings_s["cog_finish"], 3),
-            },
-        }
-        manifest["timings_s"]["total"] = round(time.perf_counter() - t_start, 3)
+        manifest = _manifest(
+            args,
+            layers,
+            regions=regions,
+            report=report,
+            done=done,
+            identities=identities,
+            totals=totals_df,
+            rasters=rasters,
+            units=units,
+            compute=compute,
+            timings=(t_start, t_compute),
+        )
         write_manifest(stage, manifest)
         outputs = stage.commit()
-    log.info("wrote %d files to %s", len(outputs), out_dir)
+    log.info("wrote %d files to %s", len(outputs), args["out_dir"])
     return ComparisonResult(
-        out_dir=Path(out_dir),
+        out_dir=Path(args["out_dir"]),
         outputs=outputs,
         table=table,
         totals=totals_df,
         manifest=manifest,
     )
+
+
+def _manifest(
+    args: _ComparisonArgs,
+    layers: GsocseqLayers,
+    *,
+    regions: gpd.GeoDataFrame,
+    report: RegionsReport,
+    done: Executed,
+    identities: dict[str, tuple[str, xr.DataArray]],
+    totals: pd.DataFrame,
+    rasters: dict[str, RasterOutput],
+    units: dict[str, str],
+    compute: Compute,
+    timings: tuple[float, float],
+) -> dict[str, Any]:
+    """``run.json`` of a comparison: parameters, inputs, checks, totals, outputs, timings.
+
+    ``report`` tells what reading the regions repaired or renamed, ``done`` is what the one
+    pass computed, ``identities`` GSOCseq's identities checked (text and per-cell errors),
+    ``totals`` the whole-raster totals per scenario, ``units`` those of the table's columns
+    and ``timings`` the ``time.perf_counter()`` at the start and when the pass was done.
+    """
+    r = done.reduced
+    computed = {
+        name: {
+            "identity": text,
+            "units": STOCK_UNITS,
+            "max_abs_error": r[f"identity:{name}:max_abs_error"],
+            "cells": r[f"identity:{name}:cells"],
+        }
+        for name, (text, _) in identities.items()
+    }
+    cleaning = {
+        k: {"rule": v["rule"], **{c: int(r[f"cleaning:{k}:{c}"]) for c in v["masks"]}}
+        for k, v in layers.cleaning.items()
+    }
+    chunks = dask_chunks(layers.t0)
+    t_start, t_compute = timings
+    timings_s = {
+        "open_plan_compute": round(t_compute - t_start, 3),
+        "compute_windows": round(done.timings_s["compute_windows"], 3),
+        "cog_finish": round(done.timings_s["cog_finish"], 3),
+    }
+    manifest = {
+        "soilmap_gsocseq_comparison": 1,
+        "parameters": {
+            "folder": str(args["folder"]),
+            "regions": str(args["regions_path"]),
+            "id_field": args["id_field"],
+            "name_field": args["name_field"],
+            "regions_crs": args["regions_crs"],
+            "rate": args["rate"],
+            "period_years": args["period_years"],
+            "emissions_field": args["emissions_field"],
+            "co2e_per_c": CO2_PER_C,
+            "compress": args["compress"],
+        },
+        "inputs": describe_inputs([*layers.input_paths(), Path(args["regions_path"])]),
+        "gsocseq": layers.describe(),
+        "regions": {**report.__dict__, "count_on_grid": len(regions)},
+        "cleaning": {"source": "FAO-SID/GSOCseq-scripts 9_MapsCorrection.R", **cleaning},
+        "identities": _identity_report(computed),
+        "compared_cells": {
+            "rule": "T0 and every scenario's ASR (and RSR) have data",
+            "t0_cells_left_out": int(r["left_out"]),
+        },
+        "totals": totals.astype(object).where(totals.notna(), None).to_dict("records"),
+        "outputs": {
+            **{f"{stem}.tif": _layer_meta(out.layer) for stem, out in rasters.items()},
+            TABLE: {"columns_units": units},
+        },
+        "software": software_versions(),
+        "compute": {
+            "where": compute.description,
+            "chunk_shape": [c[0] for c in chunks],
+            "chunk_count": [len(c) for c in chunks],
+        },
+        "timings_s": timings_s,
+    }
+    timings_s["total"] = round(time.perf_counter() - t_start, 3)
+    return manifest

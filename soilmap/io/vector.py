@@ -119,23 +119,92 @@ def read_regions(
         The file has no CRS and ``crs`` is not given.
     """
     p = Path(path)
+    gdf, assumed = _read_checked(
+        p,
+        layer=layer,
+        crs=crs,
+        fields=(
+            ("--region-id", id_field),
+            ("--region-name", name_field),
+            ("emissions_field", emissions_field),
+        ),
+        fid_as_index=id_field is None,
+    )
+    ids = (
+        pd.Series(gdf.index.astype(str), index=gdf.index)
+        if id_field is None
+        else gdf[id_field].astype(str)
+    )
+    raw_names = gdf[name_field] if name_field else pd.Series(np.nan, index=gdf.index)
+    named = raw_names.notna() & (raw_names.astype(str).str.strip() != "")
+    names = raw_names.astype(str).where(named, ids)
+
+    empty_mask = np.asarray(gdf.geometry.isna() | gdf.geometry.is_empty)
+    geoms, repaired, reasons = _repaired(p, gdf.geometry.values, ids, empty_mask, invalid)
+
+    dupes = tuple(sorted(set(ids[ids.duplicated()])))
+    frame = pd.DataFrame({"region_id": ids.to_numpy(), "region_name": names.to_numpy()})
+    if emissions_field is not None:
+        frame[EMISSIONS] = _numeric_field(gdf[emissions_field], p, emissions_field)
+    if dupes:
+        frame, geoms = _deduplicated(p, frame, geoms, named, dupes, id_field, duplicate_ids)
+    out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=gdf.crs), crs=gdf.crs)
+    unnamed = tuple(out["region_id"][out["region_id"] == out["region_name"]]) if name_field else ()
+    report = RegionsReport(
+        path=str(p),
+        layer=layer,
+        count=len(out),
+        source_crs=_crs_label(gdf.crs),
+        crs_assumed=assumed,
+        repaired=repaired,
+        empty=tuple(ids[empty_mask]),
+        unnamed=unnamed,
+        duplicates=dupes,
+        invalid_reasons=reasons,
+    )
+    return out, report
+
+
+def _read_checked(
+    p: Path,
+    *,
+    layer: str | None,
+    crs: str | None,
+    fields: tuple[tuple[str, str | None], ...],
+    fid_as_index: bool,
+) -> tuple[gpd.GeoDataFrame, bool]:
+    """Read the regions file and check its fields, features, CRS and geometry types.
+
+    Parameters
+    ----------
+    p : pathlib.Path
+        The regions file.
+    layer, crs : str, optional
+        As for :func:`read_regions`.
+    fields : tuple of (str, str or None)
+        The fields the run names, each with the option that named it (for messages).
+    fid_as_index : bool
+        Index the frame by feature id (the regions are numbered by it).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The features, in their CRS (``crs`` when the file has none).
+    bool
+        Whether the CRS was assumed.
+    """
     if not p.exists():
         raise InputNotFoundError(f"regions file {str(p)!r} does not exist. Check the path.")
     try:
-        gdf = gpd.read_file(p, layer=layer, engine="pyogrio", fid_as_index=id_field is None)
+        gdf = gpd.read_file(p, layer=layer, engine="pyogrio", fid_as_index=fid_as_index)
     except (DataSourceError, DataLayerError, pyogrio.errors.FieldTypeError) as exc:
         raise InputError(f"regions file {str(p)!r} cannot be read ({exc}).") from exc
-    fields = [c for c in gdf.columns if c != gdf.geometry.name]
-    given = (
-        ("--region-id", id_field),
-        ("--region-name", name_field),
-        ("emissions_field", emissions_field),
-    )
-    for label, field in given:
+    names = [c for c in gdf.columns if c != gdf.geometry.name]
+    for label, field in fields:
         if field is not None and field not in gdf.columns:
             raise InputError(
                 f"regions file {str(p)!r} has no field {field!r} ({label}). "
-                f"Its fields are: {', '.join(fields)}."
+                f"Its fields are: {', '.join(names)}."
             )
     if len(gdf) == 0:
         raise InputError(f"regions file {str(p)!r} holds no features.")
@@ -155,71 +224,68 @@ def read_regions(
             f"regions file {str(p)!r} holds {', '.join(sorted(kinds))} geometries; zonal "
             "statistics need polygons."
         )
-    ids = (
-        pd.Series(gdf.index.astype(str), index=gdf.index)
-        if id_field is None
-        else gdf[id_field].astype(str)
-    )
-    raw_names = gdf[name_field] if name_field else pd.Series(np.nan, index=gdf.index)
-    named = raw_names.notna() & (raw_names.astype(str).str.strip() != "")
-    names = raw_names.astype(str).where(named, ids)
+    return gdf, assumed
 
-    geoms = gdf.geometry.values
-    empty_mask = np.asarray(gdf.geometry.isna() | gdf.geometry.is_empty)
-    bad = ~empty_mask & ~np.asarray(shapely.is_valid(geoms))
+
+def _repaired(
+    p: Path, geoms: np.ndarray, ids: pd.Series, empty: np.ndarray, invalid: InvalidPolicy
+) -> tuple[np.ndarray, tuple[str, ...], tuple[str, ...]]:
+    """The geometries with the invalid ones repaired, the ids repaired and GEOS's reasons.
+
+    Raises :class:`~soilmap.errors.InputError` instead with ``invalid="error"``.
+    """
+    bad = ~empty & ~np.asarray(shapely.is_valid(geoms))
     repaired = tuple(ids[bad])
     reasons = tuple(shapely.is_valid_reason(geoms[bad])) if bad.any() else ()
-    if bad.any():
-        if invalid == "error":
-            raise InputError(
-                f"regions file {str(p)!r}: invalid geometries in {', '.join(repaired[:10])} "
-                f"({reasons[0]}). Repair them (QGIS 'Fix geometries') or use invalid='repair'."
-            )
-        fixed = shapely.make_valid(geoms[bad])
-        # make_valid may return collections with lines or points: keep the area part.
-        geoms = geoms.copy()
-        geoms[bad] = [_polygonal(g) for g in fixed]
-        log.warning(
-            "repaired %d invalid region geometries: %s",
-            bad.sum(),
-            "; ".join(f"{i} ({r})" for i, r in zip(repaired, reasons, strict=True)),
+    if not bad.any():
+        return geoms, repaired, reasons
+    if invalid == "error":
+        raise InputError(
+            f"regions file {str(p)!r}: invalid geometries in {', '.join(repaired[:10])} "
+            f"({reasons[0]}). Repair them (QGIS 'Fix geometries') or use invalid='repair'."
         )
-
-    dupes = tuple(sorted(set(ids[ids.duplicated()])))
-    frame = pd.DataFrame({"region_id": ids.to_numpy(), "region_name": names.to_numpy()})
-    if emissions_field is not None:
-        frame[EMISSIONS] = _numeric_field(gdf[emissions_field], p, emissions_field)
-    if dupes:
-        if duplicate_ids == "error":
-            raise InputError(
-                f"regions file {str(p)!r}: {id_field!r} is not unique ({', '.join(dupes[:10])} "
-                "repeat). Choose a unique id field, number the regions by feature "
-                "(--region-id omitted / id_field=None), or pass duplicate_ids='suffix' "
-                "or 'dissolve'."
-            )
-        if duplicate_ids == "suffix":
-            nth = frame.groupby("region_id").cumcount()
-            frame["region_id"] = frame["region_id"].where(
-                nth == 0, frame["region_id"] + "#" + (nth + 1).astype(str)
-            )
-        else:
-            frame, geoms = _dissolve(frame, geoms, named.to_numpy())
-        log.warning("region ids %s repeat: %s", ", ".join(dupes[:10]), duplicate_ids)
-    out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=gdf.crs), crs=gdf.crs)
-    unnamed = tuple(out["region_id"][out["region_id"] == out["region_name"]]) if name_field else ()
-    report = RegionsReport(
-        path=str(p),
-        layer=layer,
-        count=len(out),
-        source_crs=_crs_label(gdf.crs),
-        crs_assumed=assumed,
-        repaired=repaired,
-        empty=tuple(ids[empty_mask]),
-        unnamed=unnamed,
-        duplicates=dupes,
-        invalid_reasons=reasons,
+    fixed = shapely.make_valid(geoms[bad])
+    # make_valid may return collections with lines or points: keep the area part.
+    geoms = geoms.copy()
+    geoms[bad] = [_polygonal(g) for g in fixed]
+    log.warning(
+        "repaired %d invalid region geometries: %s",
+        bad.sum(),
+        "; ".join(f"{i} ({r})" for i, r in zip(repaired, reasons, strict=True)),
     )
-    return out, report
+    return geoms, repaired, reasons
+
+
+def _deduplicated(
+    p: Path,
+    frame: pd.DataFrame,
+    geoms: np.ndarray,
+    named: pd.Series,
+    dupes: tuple[str, ...],
+    id_field: str | None,
+    policy: DuplicatePolicy,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Regions with unique ids, as ``policy`` says (see :func:`read_regions`).
+
+    ``named`` tells which features have a name of their own; ``dupes`` are the ids
+    that repeat.  Raises :class:`~soilmap.errors.InputError` with ``policy="error"``.
+    """
+    if policy == "error":
+        raise InputError(
+            f"regions file {str(p)!r}: {id_field!r} is not unique ({', '.join(dupes[:10])} "
+            "repeat). Choose a unique id field, number the regions by feature "
+            "(--region-id omitted / id_field=None), or pass duplicate_ids='suffix' "
+            "or 'dissolve'."
+        )
+    if policy == "suffix":
+        nth = frame.groupby("region_id").cumcount()
+        frame["region_id"] = frame["region_id"].where(
+            nth == 0, frame["region_id"] + "#" + (nth + 1).astype(str)
+        )
+    else:
+        frame, geoms = _dissolve(frame, geoms, named.to_numpy())
+    log.warning("region ids %s repeat: %s", ", ".join(dupes[:10]), policy)
+    return frame, geoms
 
 
 def _numeric_field(values: pd.Series, path: Path, field: str) -> np.ndarray:
@@ -241,7 +307,7 @@ def _numeric_field(values: pd.Series, path: Path, field: str) -> np.ndarray:
 def _dissolve(frame: pd.DataFrame, geoms: np.ndarray, named: np.ndarray):
     """Merge features sharing a region id (first non-empty name wins; emissions add up)."""
     order = pd.unique(frame["region_id"])
-    pos = pd.Index(order).get_indexer(frame["region_id"])
+    pos = pd.Index(order).get_indexer(pd.Index(frame["region_id"]))
     merged = np.empty(len(order), dtype=object)
     names = np.empty(len(order), dtype=object)
     for k in range(len(order)):

@@ -176,6 +176,8 @@ def _raise_unknown(plan: _Plan, codes: np.ndarray) -> None:
 
 def _band(plan: _Plan, lat0: np.ndarray, lat1: np.ndarray) -> np.ndarray:
     """Ground area of latitude bands (CRS units), per radian of longitude (m²)."""
+    if plan.ellipsoid is None:
+        raise ValueError("latitude band areas need the plan's ellipsoid (lon/lat grids only).")
     a, b, unit = plan.ellipsoid
     half_pi = math.pi / 2
     lat0, lat1 = (np.clip(np.asarray(x) * unit, -half_pi, half_pi) for x in (lat0, lat1))
@@ -293,7 +295,10 @@ def _window(u: np.ndarray, v: np.ndarray, ds, margin: int):
 
 
 def _sampled(plan: _Plan, ds, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-    """Supersampled area fractions (any CRS pair); see :mod:`soilmap.landuse.regrid` for the bound."""
+    """Supersampled area fractions (any CRS pair).
+
+    See :mod:`soilmap.landuse.regrid` for the bound.
+    """
     h, w, m = r1 - r0, c1 - c0, plan.lattice
     nb = len(plan.indexer.groups) + 1
     out = np.zeros((nb - 1, h, w), dtype="float32")

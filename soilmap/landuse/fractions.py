@@ -154,8 +154,9 @@ def fractions_from_index(index: xr.DataArray) -> xr.DataArray:
     groups = list(index.attrs["groups"])
     data = index.data
     if isinstance(data, dsa.Array):
-        frac = data.map_blocks(
+        frac = dsa.map_blocks(
             _one_hot,
+            data,
             len(groups),
             dtype="float32",
             new_axis=0,
@@ -261,7 +262,7 @@ def index_lookup(index: xr.DataArray, values: np.ndarray, *, missing: float) -> 
     lut = np.append(values, np.array(missing, dtype=values.dtype))
     data = index.data
     if isinstance(data, dsa.Array):
-        out = data.map_blocks(_lookup, lut, dtype=lut.dtype)
+        out = dsa.map_blocks(_lookup, data, lut, dtype=lut.dtype)
     else:
         out = _lookup(np.asarray(data), lut)
     return xr.DataArray(out, dims=index.dims, coords=index.coords)
@@ -357,6 +358,8 @@ def open_landuse(path: Path, chunks: tuple[int, int] | None = None) -> xr.DataAr
     da = rioxarray.open_rasterio(
         path, chunks={"band": -1, "y": chunks[0], "x": chunks[1]}, masked=False, lock=False
     )
+    if not isinstance(da, xr.DataArray):  # one GeoTIFF is one variable: never a Dataset/list
+        raise TypeError(f"land use {str(path)!r} opened as {type(da).__name__}, not a DataArray.")
     if layout.count > 1:
         names = da.attrs.get("long_name")
         names = list(names) if isinstance(names, tuple) else []

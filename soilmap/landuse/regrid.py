@@ -66,7 +66,7 @@ from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from pyproj import CRS, Transformer
 
-from soilmap.errors import InputError, NoOverlapError
+from soilmap.errors import CRSError, InputError, NoOverlapError
 from soilmap.grid import Grid, check_chunks
 from soilmap.io.raster import RasterLayout, open_categorical, read_layout
 from soilmap.landuse._kernels import (
@@ -278,8 +278,9 @@ def fraction_array(
 ) -> tuple[dsa.Array, _Plan]:
     """Lazy ``(group, y, x)`` fractions of a raster for any :class:`GroupIndexer`.
 
-    The engine behind :func:`class_fractions` and :func:`soilmap.landuse.masks.raster_mask_fraction`.
-    Checks the overlap (no pixels read); returns the dask array and its plan.
+    The engine behind :func:`class_fractions` and
+    :func:`soilmap.landuse.masks.raster_mask_fraction`.  Checks the overlap (no pixels
+    read); returns the dask array and its plan.
     """
     if len(indexer.groups) >= _UNKNOWN_BIN:
         raise InputError(f"at most {_UNKNOWN_BIN - 1} groups fit; got {len(indexer.groups)}.")
@@ -304,6 +305,10 @@ def fraction_array(
     ellipsoid = None
     if reference.crs.is_geographic and axis_aligned:
         ell = reference.crs.ellipsoid
+        if ell is None:
+            raise CRSError(
+                f"the CRS {reference.crs.name!r} has no ellipsoid, so ground areas are undefined."
+            )
         unit = reference.crs.axis_info[0].unit_conversion_factor
         ellipsoid = (ell.semi_major_metre, ell.semi_minor_metre, unit)
     plan = _Plan(

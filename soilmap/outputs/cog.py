@@ -15,6 +15,7 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 import xarray as xr
+from dask.delayed import Delayed
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
@@ -140,7 +141,8 @@ class ScratchRaster:
         )
         return dsa.store(
             data,
-            _BlockWriter(self.scratch),
+            # dask's annotation asks for an array, but any object with __setitem__ works.
+            _BlockWriter(self.scratch),  # type: ignore[arg-type]
             lock=lock or _LOCAL_LOCK,
             regions=region,
             compute=False,
@@ -238,7 +240,7 @@ def stage_geotiff(
     resampling: str = "average",
     tags: Mapping[str, Hashable] | None = None,
     lock: Any = None,
-) -> dask.delayed:
+) -> Delayed:
     """Prepare writing ``da`` as a Cloud-Optimised GeoTIFF at ``path``; return a Delayed.
 
     Nothing is computed here: computing the returned Delayed (together with other

@@ -35,18 +35,18 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from typing import SupportsIndex
 
 import matplotlib
 import matplotlib.colors as mcolors
 import numpy as np
-import pandas as pd
 
 from soilmap.errors import InputError
+from soilmap.outputs._labels import distinct_labels, exact_number, label_decimals
 
 __all__ = [
     "QGIS_VERSION",
     "continuous_style",
-    "graduated_style",
     "paletted_style",
     "style_path_for",
     "write_qml",
@@ -65,8 +65,6 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 _NODATA_RGBA = "190,190,190,255"
 #: Stops of the ``[source]`` gradient QGIS keeps for re-classifying in its GUI.
 _SOURCE_RAMP_STOPS = 17
-#: Widest label precision tried before giving up on distinct labels.
-_MAX_SIGNIFICANT = 17
 
 
 # --------------------------------------------------------------------------- #
@@ -151,51 +149,15 @@ def continuous_style(
         label_unit = _xml_text(label_unit, "label_unit").strip() or None
 
     lo, hi = _resolve_range(vmin, vmax, diverging=diverging)
-    values = np.linspace(lo, hi, n_stops)
-    values[0], values[-1] = lo, hi
-    # Snap float noise around zero (e.g. the centre of a diverging range).
-    values[np.abs(values) <= (hi - lo) * 1e-12] = 0.0
-    fractions = np.linspace(0.0, 1.0, n_stops)
-    colours = [mcolors.to_hex(cmap(float(t)), keep_alpha=False) for t in fractions]
-    numbers = _distinct_labels(values)
+    values, colours, numbers = _stops(lo, hi, n_stops, cmap)
     suffix = f" {label_unit}" if label_unit else ""
-    decimals = _decimals(numbers)
+    decimals = label_decimals(numbers)
 
     root, pipe = _document()
-    renderer = ET.SubElement(
-        pipe,
-        "rasterrenderer",
-        {
-            "type": "singlebandpseudocolor",
-            "band": str(band),
-            "opacity": "1",
-            "alphaBand": "-1",
-            "classificationMin": _num(lo),
-            "classificationMax": _num(hi),
-            "nodataColor": "" if nodata_transparent else _NODATA_RGBA,
-        },
-    )
-    ET.SubElement(renderer, "rasterTransparency")
-    _min_max_origin(renderer)
-    shader = ET.SubElement(
-        ET.SubElement(renderer, "rastershader"),
-        "colorrampshader",
-        {
-            "colorRampType": "INTERPOLATED",
-            "classificationMode": "1",
-            "clip": "0",
-            "minimumValue": _num(lo),
-            "maximumValue": _num(hi),
-            "labelPrecision": str(decimals),
-        },
-    )
+    renderer = _pseudocolor_renderer(pipe, band, lo, hi, nodata_transparent=nodata_transparent)
+    shader = _ramp_shader(renderer, lo, hi, decimals=decimals)
     _source_ramp(shader, cmap)
-    for value, colour, number in zip(values, colours, numbers, strict=True):
-        ET.SubElement(
-            shader,
-            "item",
-            {"value": _num(value), "color": colour, "label": number + suffix, "alpha": "255"},
-        )
+    _ramp_items(shader, values, colours, [number + suffix for number in numbers])
     _legend_settings(shader, suffix=suffix, decimals=decimals)
     _pipe_tail(root, pipe)
     return _serialise(root)
@@ -355,7 +317,7 @@ def _colormap(ramp: str) -> mcolors.Colormap:
 
 
 def _positive_int(value: object, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, SupportsIndex):
         raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     try:
         number = operator.index(value)
@@ -446,54 +408,6 @@ def _spread_ok(lo: float, hi: float) -> bool:
     return bool(np.all(np.isfinite(stops)) and np.all(np.diff(stops) > 0))
 
 
-# --------------------------------------------------------------------------- #
-# Formatting
-# --------------------------------------------------------------------------- #
-def _num(value: float) -> str:
-    """Shortest text that reads back as exactly ``value`` ("12", "0.1", "1e-05")."""
-    value = float(value) + 0.0
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def _significant(value: float, digits: int, *, scientific: bool) -> str:
-    value = float(value) + 0.0
-    if value == 0.0:
-        return "0"
-    if scientific:
-        return f"{value:.{digits - 1}e}"
-    text = np.format_float_positional(
-        value, precision=digits, unique=False, fractional=False, trim="-"
-    )
-    return "0" if text in ("-0", "0.") else text
-
-
-def _distinct_labels(values: np.ndarray) -> list[str]:
-    """3 significant digits, more only if neighbouring stops would read the same.
-
-    One notation for the whole legend: positional, unless the largest magnitude
-    is at least one million or below 0.001, then scientific.
-    """
-    largest = float(np.max(np.abs(values)))
-    scientific = not 1e-3 <= largest < 1e6
-    texts: list[str] = []
-    for digits in range(3, _MAX_SIGNIFICANT + 1):
-        texts = [_significant(v, digits, scientific=scientific) for v in values]
-        if len(set(texts)) == len(texts):
-            break
-    return texts
-
-
-def _decimals(texts: list[str]) -> int:
-    """Decimal places needed to show the labels' values positionally (QGIS precision)."""
-    places = [
-        len(text.split(".", 1)[1]) if "." in text else 0
-        for text in (np.format_float_positional(float(t), trim="-") for t in texts)
-    ]
-    return min(max(places, default=0), 15)
-
-
 def _rgba(colour: str) -> str:
     r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"{r},{g},{b},255"
@@ -555,6 +469,66 @@ def _source_ramp(shader: ET.Element, cmap: mcolors.Colormap) -> None:
     )
 
 
+def _stops(
+    lo: float, hi: float, n_stops: int, cmap: mcolors.Colormap
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """``n_stops`` values evenly spaced from ``lo`` to ``hi``, their colours and labels."""
+    values = np.linspace(lo, hi, n_stops)
+    values[0], values[-1] = lo, hi
+    # Snap float noise around zero (e.g. the centre of a diverging range).
+    values[np.abs(values) <= (hi - lo) * 1e-12] = 0.0
+    fractions = np.linspace(0.0, 1.0, n_stops)
+    colours = [mcolors.to_hex(cmap(float(t)), keep_alpha=False) for t in fractions]
+    return values, colours, distinct_labels(values)
+
+
+def _pseudocolor_renderer(
+    pipe: ET.Element, band: int, lo: float, hi: float, *, nodata_transparent: bool
+) -> ET.Element:
+    """The ``singlebandpseudocolor`` renderer reading ``band``, classified on ``lo``-``hi``."""
+    renderer = ET.SubElement(
+        pipe,
+        "rasterrenderer",
+        {
+            "type": "singlebandpseudocolor",
+            "band": str(band),
+            "opacity": "1",
+            "alphaBand": "-1",
+            "classificationMin": exact_number(lo),
+            "classificationMax": exact_number(hi),
+            "nodataColor": "" if nodata_transparent else _NODATA_RGBA,
+        },
+    )
+    ET.SubElement(renderer, "rasterTransparency")
+    _min_max_origin(renderer)
+    return renderer
+
+
+def _ramp_shader(renderer: ET.Element, lo: float, hi: float, *, decimals: int) -> ET.Element:
+    """The renderer's interpolated colour-ramp shader (its stops are added after)."""
+    return ET.SubElement(
+        ET.SubElement(renderer, "rastershader"),
+        "colorrampshader",
+        {
+            "colorRampType": "INTERPOLATED",
+            "classificationMode": "1",
+            "clip": "0",
+            "minimumValue": exact_number(lo),
+            "maximumValue": exact_number(hi),
+            "labelPrecision": str(decimals),
+        },
+    )
+
+
+def _ramp_items(
+    shader: ET.Element, values: np.ndarray, colours: list[str], labels: list[str]
+) -> None:
+    """One ``<item>`` per colour stop: its value, colour and legend label."""
+    for value, colour, label in zip(values, colours, labels, strict=True):
+        attrs = {"value": exact_number(value), "color": colour, "label": label, "alpha": "255"}
+        ET.SubElement(shader, "item", attrs)
+
+
 def _legend_settings(shader: ET.Element, *, suffix: str, decimals: int) -> None:
     """Continuous legend in the QGIS layer tree: unit as suffix, matching precision."""
     settings = ET.SubElement(
@@ -609,95 +583,3 @@ def _pipe_tail(root: ET.Element, pipe: ET.Element) -> None:
 def _serialise(root: ET.Element) -> str:
     ET.indent(root, space="  ")
     return f"{_DOCTYPE}\n{ET.tostring(root, encoding='unicode')}\n"
-
-
-def graduated_style(
-    values: pd.Series, column: str, *, ramp: str = "YlGn", classes: int = 5, unit: str | None = None
-) -> str:
-    """A QGIS ``graduatedSymbol`` style (``.qml`` text) drawing polygons by ``column``.
-
-    Class limits are quantiles of the finite values (fewer classes if they repeat);
-    colours are sampled from the matplotlib ``ramp``.
-    """
-    import matplotlib
-
-    finite = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        finite = np.array([0.0, 1.0])
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, classes + 1)))
-    if edges.size < 2:
-        edges = np.array([edges[0], edges[0] + 1.0])
-    cmap = matplotlib.colormaps[ramp]
-    colours = [cmap(x) for x in np.linspace(0.15, 1.0, edges.size - 1)]
-
-    def rgba(c) -> str:
-        return ",".join(str(round(v * 255)) for v in c[:3]) + ",255"
-
-    def symbol(parent: ET.Element, name: str, colour) -> None:
-        sym = ET.SubElement(
-            parent,
-            "symbol",
-            {"type": "fill", "name": name, "alpha": "1", "clip_to_extent": "1", "force_rhr": "0"},
-        )
-        lay = ET.SubElement(sym, "layer", {"class": "SimpleFill", "enabled": "1", "pass": "0"})
-        opts = ET.SubElement(lay, "Option", {"type": "Map"})
-        for key, val in (
-            ("color", rgba(colour)),
-            ("outline_color", "60,60,60,255"),
-            ("outline_style", "solid"),
-            ("outline_width", "0.2"),
-            ("outline_width_unit", "MM"),
-            ("style", "solid"),
-        ):
-            ET.SubElement(opts, "Option", {"type": "QString", "name": key, "value": val})
-
-    root = ET.Element("qgis", {"version": "3.34.0-Prizren", "styleCategories": "Symbology"})
-    rend = ET.SubElement(
-        root,
-        "renderer-v2",
-        {
-            "type": "graduatedSymbol",
-            "attr": column,
-            "graduatedMethod": "GraduatedColor",
-            "symbollevels": "0",
-            "enableorderby": "0",
-            "forceraster": "0",
-        },
-    )
-    ranges = ET.SubElement(rend, "ranges")
-    symbols = ET.SubElement(rend, "symbols")
-    suffix = f" {unit}" if unit else ""
-    for k in range(edges.size - 1):
-        lo, hi = float(edges[k]), float(edges[k + 1])
-        ET.SubElement(
-            ranges,
-            "range",
-            {
-                "lower": repr(lo),
-                "upper": repr(hi),
-                "symbol": str(k),
-                "label": f"{lo:.4g} – {hi:.4g}{suffix}",
-                "render": "true",
-            },
-        )
-        symbol(symbols, str(k), colours[k])
-    source = ET.SubElement(rend, "source-symbol")
-    symbol(source, "0", colours[0])
-    ramp_el = ET.SubElement(rend, "colorramp", {"type": "gradient", "name": "[source]"})
-    ramp_opts = ET.SubElement(ramp_el, "Option", {"type": "Map"})
-    for key, val in (("color1", rgba(cmap(0.15))), ("color2", rgba(cmap(1.0)))):
-        ET.SubElement(ramp_opts, "Option", {"type": "QString", "name": key, "value": val})
-    ET.SubElement(rend, "classificationMethod", {"id": "Quantile"})
-    ET.SubElement(rend, "rotation")
-    ET.SubElement(rend, "sizescale")
-    ET.SubElement(
-        rend,
-        "labelformat",
-        {"format": "%1 – %2", "decimalplaces": "4", "trimtrailingzeroes": "1"},
-    )
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.SubElement(root, "featureBlendMode").text = "0"
-    ET.SubElement(root, "layerOpacity").text = "1"
-    body = ET.tostring(root, encoding="unicode")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"

@@ -14,7 +14,7 @@ import geopandas as gpd
 import pandas as pd
 
 from soilmap.errors import InputError
-from soilmap.outputs.qml import graduated_style
+from soilmap.outputs.vector_style import graduated_style
 
 __all__ = [
     "write_csv",

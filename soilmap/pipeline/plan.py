@@ -24,7 +24,7 @@ import xarray as xr
 
 from soilmap.areas import cell_area_ha
 from soilmap.config import RunConfig
-from soilmap.grid import Grid
+from soilmap.grid import Grid, dask_chunks
 from soilmap.io.vector import RegionsReport, read_regions
 from soilmap.keys import Bound, LayerKey
 from soilmap.landuse.table import ClassTable
@@ -107,14 +107,15 @@ class Plan:
     def _stocks(self) -> dict[Bound | None, xr.DataArray]:
         out: dict[Bound | None, xr.DataArray] = {None: self.stock}
         if self.soc is not None and self.soc.lower is not None and self.soc.upper is not None:
-            out.update(lower=self.soc.lower, upper=self.soc.upper)
+            out.update({"lower": self.soc.lower, "upper": self.soc.upper})
         return out
 
     def _all_projections(self) -> dict[tuple[str, Bound | None], Projection]:
         out: dict[tuple[str, Bound | None], Projection] = {
             (name, None): p for name, p in self.projections.items()
         }
-        out.update(self.bound_projections)
+        # As pairs: a dict of the narrower key type (Bound, not Bound | None) is refused.
+        out.update(self.bound_projections.items())
         return out
 
     def zonal(self, window: tuple[int, int, int, int] | None = None) -> Any:
@@ -183,7 +184,8 @@ def plan(config: RunConfig) -> Plan:
 
 
 def _open_landuse(config: RunConfig, stock: xr.DataArray, grid: Grid) -> LandUse:
-    chunks = (stock.chunks[0][0], stock.chunks[1][0])
+    stock_chunks = dask_chunks(stock)
+    chunks = (stock_chunks[0][0], stock_chunks[1][0])
     lc = config.landcover
     if lc is None:
         return all_land(stock)
@@ -206,7 +208,8 @@ def _plan(config: RunConfig) -> Plan:
     soc = open_stock(config)
     stock = soc.stock
     grid = Grid.from_dataarray(stock, what="SOC")
-    chunks = (stock.chunks[0][0], stock.chunks[1][0])
+    stock_chunks = dask_chunks(stock)
+    chunks = (stock_chunks[0][0], stock_chunks[1][0])
     landuse = _open_landuse(config, stock, grid)
     assumptions: list[str] = [*soc.assumptions, *landuse.assumptions]
     rc = config.regions
@@ -222,7 +225,7 @@ def _plan(config: RunConfig) -> Plan:
     )
     regions = regions_on_grid(regions, grid, what=f"{str(rc.path)!r}")
     area = _on_grid_of(cell_area_ha(grid, chunks=chunks), stock)
-    area = area.chunk({"y": stock.chunks[0], "x": stock.chunks[1]})
+    area = area.chunk({"y": stock_chunks[0], "x": stock_chunks[1]})
 
     nested = len(config.scenarios) > 1
     layers: dict[LayerKey, xr.DataArray] = {LayerKey("soc_stock"): stock}
@@ -244,8 +247,8 @@ def _plan(config: RunConfig) -> Plan:
         if cap is not None:
             layers[LayerKey("saturation_stock", sc.name)] = cap
         # The bounds go through the same projection as the stock itself.
-        stocks: dict[Bound | None, xr.DataArray] = {None: stock, **bounds}
-        for bound, s0 in stocks.items():
+        stocks: list[tuple[Bound | None, xr.DataArray]] = [(None, stock), *bounds.items()]
+        for bound, s0 in stocks:
             proj = project(
                 s0,
                 landuse.fractions,

@@ -18,6 +18,7 @@ from typing import Any
 import geopandas as gpd
 
 from soilmap.config import RunConfig
+from soilmap.grid import dask_chunks
 from soilmap.io.staging import OutputStage
 from soilmap.keys import LayerKey
 from soilmap.landuse.fractions import NODATA_CODE
@@ -186,7 +187,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
             rasters,
             stage=stage,
             compute=compute,
-            chunks=p.stock.chunks,
+            chunks=dask_chunks(p.stock),
             compress=config.output.compress,
             zonal=p.zonal,
             reductions={k: (m, "sum") for k, m in masks.items()},
@@ -230,6 +231,7 @@ def _manifest(
 ) -> dict[str, Any]:
     """``run.json`` of a run (timings are added by the caller)."""
     config = p.config
+    chunks = dask_chunks(p.stock)
     return {
         "soilmap_run": 1,
         "config_file": str(config.source) if config.source else None,
@@ -272,7 +274,7 @@ def _manifest(
         "software": software_versions(),
         "compute": {
             "where": compute.description,
-            "chunk_shape": [c[0] for c in p.stock.chunks],
-            "chunk_count": [len(c) for c in p.stock.chunks],
+            "chunk_shape": [c[0] for c in chunks],
+            "chunk_count": [len(c) for c in chunks],
         },
     }

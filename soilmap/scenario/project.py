@@ -19,6 +19,7 @@ that would cost a pass over every group for every quantity.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import xarray as xr
@@ -133,44 +134,131 @@ def project(
         missing_cap = (np.isfinite(s0) & ~np.isfinite(saturation_stock)).astype("float32")
         s0 = s0.where(np.isfinite(saturation_stock))
         headroom = (saturation_stock - s0).clip(min=0)
+    growth = _Growth(
+        scenario,
+        fractions,
+        s0,
+        rates,
+        headroom,
+        group_index,
+        # Rates that are one number per group (no rate raster) and no cap: every
+        # per-group layer is coefficient_g × s0, so a cell's value is s0 × Σ_g f_g coef_g.
+        scalar=rate_raster is None and headroom is None,
+    )
+    out, by_group, multiples = _growth_layers(growth, hist=stock)
+    if headroom is not None:
+        assert saturation_stock is not None
+        by_group["at_saturation"] = (xr.ones_like(rates * s0) * (s0 >= saturation_stock)).where(
+            np.isfinite(s0)
+        )
+        assert missing_cap is not None
+        by_group["no_saturation_data"] = xr.ones_like(rates * stock) * missing_cap
+        years = _years_to_saturation(growth, headroom, saturation_stock)
+        out["years_to_saturation"] = with_units(
+            years.astype("float32"),
+            "yr",
+            long_name=f"years to saturation ({scenario.name})",
+            step=f"project({scenario.name}): years until the stock reaches saturation "
+            f"({scenario.growth}, mean rate of the eligible land)",
+            history_from=stock,
+        )
+    crs = stock.rio.crs
+    for key, layer in out.items():
+        # xr.where and reductions over "group" can drop the spatial_ref coordinate.
+        if crs is not None and layer.rio.crs is None:
+            out[key] = layer.rio.write_crs(crs)
+    return Projection(cell=out, by_group=by_group, stock_multiples=multiples)
 
-    def capped(gain: xr.DataArray) -> xr.DataArray:
-        return gain if headroom is None else np.minimum(gain, headroom)
 
-    # Rates that are one number per group (no rate raster) and no cap: every
-    # per-group layer is coefficient_g × s0, so a cell's value is s0 × Σ_g f_g coef_g.
-    scalar = rate_raster is None and headroom is None
+@dataclass(frozen=True)
+class _Growth:
+    """What the projected layers of one scenario are made of.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        Rates, horizons, growth mode.
+    fractions : xarray.DataArray
+        Share of each cell in each land-use group, dims ``("group", "y", "x")``.
+    s0 : xarray.DataArray
+        Initial stock (t C ha-1), NaN on the cells that cannot be projected.
+    rates : xarray.DataArray
+        Relative annual rate per group (and per cell, with a rate raster).
+    headroom : xarray.DataArray or None
+        Saturation stock minus ``s0``, at least 0, under a saturation cap.
+    group_index : xarray.DataArray or None
+        The group index ``fractions`` are the 0/1 fractions of, if any.
+    scalar : bool
+        Every per-group layer is a coefficient per group × ``s0`` (no rate raster,
+        no cap).
+    """
+
+    scenario: Scenario
+    fractions: xr.DataArray
+    s0: xr.DataArray
+    rates: xr.DataArray
+    headroom: xr.DataArray | None
+    group_index: xr.DataArray | None
+    scalar: bool
+
+    def capped(self, gain: xr.DataArray) -> xr.DataArray:
+        """``gain`` limited to the headroom below saturation (under a cap)."""
+        if self.headroom is None:
+            return gain
+        # DataArray.__array_ufunc__ returns a DataArray; numpy's stubs say ndarray.
+        return cast(xr.DataArray, np.minimum(gain, self.headroom))
+
+    def cell(self, by_group: xr.DataArray) -> xr.DataArray:
+        """Per hectare of cell: ``Σ_g fraction_g × by_group_g``."""
+        return (self.fractions * by_group).sum("group").where(np.isfinite(self.s0))
+
+    def stock_times(self, coef: np.ndarray) -> xr.DataArray:
+        """Per hectare of cell: ``s0 × Σ_g fraction_g × coef_g``."""
+        if self.group_index is not None:
+            # One group per cell: Σ_g f_g coef_g is that group's coefficient.
+            per_cell = index_lookup(self.group_index, coef.astype("float32"), missing=0.0)
+        else:
+            c = xr.DataArray(
+                coef.astype("float32"), dims="group", coords={"group": self.fractions["group"]}
+            )
+            per_cell = (self.fractions * c).sum("group")
+        return (per_cell * self.s0).where(np.isfinite(self.s0))
+
+
+def _growth_layers(
+    g: _Growth, *, hist: xr.DataArray
+) -> tuple[dict[str, xr.DataArray], dict[str, xr.DataArray], dict[str, np.ndarray]]:
+    """Sequestration rate, CO2e rate and the gain by every horizon.
+
+    Parameters
+    ----------
+    g : _Growth
+        The scenario's inputs.
+    hist : xarray.DataArray
+        Layer whose history the cell maps continue (the initial stock).
+
+    Returns
+    -------
+    tuple of dict
+        The cell maps, the per-group layers and the stock multiples (see
+        :class:`Projection`).
+    """
+    scenario, name, s0 = g.scenario, g.scenario.name, g.s0
     multiples: dict[str, np.ndarray] = {}
     # The coefficients in float64 from the scenario's own numbers (the per-group
     # layers round the rates to float32 first).
-    groups = [str(g) for g in fractions["group"].values]
-    r64 = np.array([scenario.rate_for(g) for g in groups] if scalar else [], "float64")
-
-    def cell(by_group: xr.DataArray) -> xr.DataArray:
-        return (fractions * by_group).sum("group").where(np.isfinite(s0))
-
-    def stock_times(coef: np.ndarray) -> xr.DataArray:
-        if group_index is not None:
-            # One group per cell: Σ_g f_g coef_g is that group's coefficient.
-            per_cell = index_lookup(group_index, coef.astype("float32"), missing=0.0)
-        else:
-            c = xr.DataArray(
-                coef.astype("float32"), dims="group", coords={"group": fractions["group"]}
-            )
-            per_cell = (fractions * c).sum("group")
-        return (per_cell * s0).where(np.isfinite(s0))
-
-    name, hist = scenario.name, stock
+    groups = [str(x) for x in g.fractions["group"].values]
+    r64 = np.array([scenario.rate_for(x) for x in groups] if g.scalar else [], "float64")
     by_group: dict[str, xr.DataArray] = {}
     out: dict[str, xr.DataArray] = {}
-    seq_g = capped(rates * s0).astype("float32")
+    seq_g = g.capped(g.rates * s0).astype("float32")
     by_group["sequestration"] = seq_g
-    if scalar:
+    if g.scalar:
         multiples["sequestration"] = r64
-        seq_cell = stock_times(r64)
+        seq_cell = g.stock_times(r64)
     else:
-        seq_cell = cell(seq_g)
-    cap_note = " (capped at saturation)" if headroom is not None else ""
+        seq_cell = g.cell(seq_g)
+    cap_note = " (capped at saturation)" if g.headroom is not None else ""
     out["sequestration_rate"] = with_units(
         seq_cell.astype("float32"),
         CANONICAL["stock_rate"],
@@ -188,17 +276,17 @@ def project(
     for year in scenario.horizons:
         n = year - scenario.start_year
         # expm1/log1p: (1 + r)^n - 1 in float32 would cancel to ~1e-5 relative error.
-        factor = rates * n if scenario.growth == "linear" else np.expm1(n * np.log1p(rates))
-        gain_g = capped(factor * s0).astype("float32")
+        factor = g.rates * n if scenario.growth == "linear" else np.expm1(n * np.log1p(g.rates))
+        gain_g = g.capped(factor * s0).astype("float32")
         by_group[f"gain_{year}"] = gain_g
-        if not scalar:
-            gain_cell = cell(gain_g)
+        if not g.scalar:
+            gain_cell = g.cell(gain_g)
         elif scenario.growth == "linear":
             multiples[f"gain_{year}"] = r64 * n
             gain_cell = seq_cell * np.float32(n)  # one weighted sum serves every horizon
         else:
             multiples[f"gain_{year}"] = np.expm1(n * np.log1p(r64))
-            gain_cell = stock_times(multiples[f"gain_{year}"])
+            gain_cell = g.stock_times(multiples[f"gain_{year}"])
         out[f"gain_{year}"] = with_units(
             gain_cell.astype("float32"),
             CANONICAL["stock"],
@@ -206,35 +294,28 @@ def project(
             step=f"project({name}): gain by {year} ({scenario.growth}){cap_note}",
             history_from=hist,
         )
-    if headroom is not None:
-        assert saturation_stock is not None
-        by_group["at_saturation"] = (xr.ones_like(rates * s0) * (s0 >= saturation_stock)).where(
-            np.isfinite(s0)
+    return out, by_group, multiples
+
+
+def _years_to_saturation(
+    g: _Growth, headroom: xr.DataArray, saturation_stock: xr.DataArray
+) -> xr.DataArray:
+    """Years until the stock reaches saturation, at the mean rate of the eligible land.
+
+    0 where the stock is already at saturation, NaN where it never grows.
+    """
+    s0, rates, fractions = g.s0, g.rates, g.fractions
+    eligible_share = (fractions * (rates > 0)).sum("group")
+    r_eff = (fractions * rates).sum("group") / eligible_share.where(eligible_share > 0)
+    # A zero stock or a zero rate never reaches saturation: NaN, not a division warning.
+    growing = np.isfinite(s0) & (s0 > 0) & (r_eff > 0)
+    s_pos, r_pos = s0.where(growing), r_eff.where(growing)
+    if g.scenario.growth == "linear":
+        years = headroom / (r_pos * s_pos)
+    else:
+        # DataArray.__array_ufunc__ returns DataArrays; numpy's stubs say ndarray.
+        years = cast(
+            xr.DataArray, np.log((saturation_stock / s_pos).clip(min=1.0)) / np.log1p(r_pos)
         )
-        assert missing_cap is not None
-        by_group["no_saturation_data"] = xr.ones_like(rates * stock) * missing_cap
-        eligible_share = (fractions * (rates > 0)).sum("group")
-        r_eff = (fractions * rates).sum("group") / eligible_share.where(eligible_share > 0)
-        # A zero stock or a zero rate never reaches saturation: NaN, not a division warning.
-        growing = np.isfinite(s0) & (s0 > 0) & (r_eff > 0)
-        s_pos, r_pos = s0.where(growing), r_eff.where(growing)
-        if scenario.growth == "linear":
-            years = headroom / (r_pos * s_pos)
-        else:
-            years = np.log((saturation_stock / s_pos).clip(min=1.0)) / np.log1p(r_pos)
-        years = xr.where(headroom <= 0, 0.0, years).where(np.isfinite(s0))
-        years = years.where(growing | (headroom <= 0))
-        out["years_to_saturation"] = with_units(
-            years.astype("float32"),
-            "yr",
-            long_name=f"years to saturation ({name})",
-            step=f"project({name}): years until the stock reaches saturation "
-            f"({scenario.growth}, mean rate of the eligible land)",
-            history_from=hist,
-        )
-    crs = stock.rio.crs
-    for key, layer in out.items():
-        # xr.where and reductions over "group" can drop the spatial_ref coordinate.
-        if crs is not None and layer.rio.crs is None:
-            out[key] = layer.rio.write_crs(crs)
-    return Projection(cell=out, by_group=by_group, stock_multiples=multiples)
+    years = xr.where(headroom <= 0, 0.0, years).where(np.isfinite(s0))
+    return years.where(growing | (headroom <= 0))

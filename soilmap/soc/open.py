@@ -23,6 +23,7 @@ import xarray as xr
 
 from soilmap.errors import InputError
 from soilmap.grid import Grid, check_same_grid
+from soilmap.io.raster import ChunkSpec
 from soilmap.meta import with_units
 from soilmap.soc.cleaning import Rule, apply_rules
 from soilmap.soc.plausibility import (
@@ -59,7 +60,7 @@ def _open(
     role: str,
     path: Path,
     units: str | None,
-    chunks: tuple[int, int] | None,
+    chunks: ChunkSpec,
     *,
     res: SocInputs,
     layer: str | None = None,
@@ -125,7 +126,7 @@ def _same_grid(ref: xr.DataArray, others: Sequence[OpenedLayer], ref_name: str) 
 def _stock_depth(spec: SocSpec, match: LayerMatch | None, path: Path) -> tuple[float, float]:
     want = (float(spec.top_cm), float(spec.bottom_cm))
     depth = match.depth if match else None
-    if isinstance(depth, tuple) and depth != want:
+    if match is not None and isinstance(depth, tuple) and depth != want:
         raise InputError(
             f"SOC stock {str(path)!r} is {match.describe()}, a {depth[0]:g}-{depth[1]:g} cm "
             f"stock, but {want[0]:g}-{want[1]:g} cm was asked for. A stock raster cannot be "
@@ -147,7 +148,7 @@ def _user_stock_rules(spec: SocSpec, units: str | None) -> list[Rule]:
 
 
 def _open_stock_raster(
-    spec: SocSpec, chunks: tuple[int, int] | None, res: SocInputs
+    spec: SocSpec, chunks: ChunkSpec, res: SocInputs
 ) -> tuple[OpenedLayer, tuple[float, float]]:
     assert spec.stock is not None
     o = _open(
@@ -166,7 +167,7 @@ def _open_stock_raster(
     return o, depth
 
 
-def _open_properties(spec: SocSpec, chunks, res: SocInputs) -> xr.DataArray:
+def _open_properties(spec: SocSpec, chunks: ChunkSpec, res: SocInputs) -> xr.DataArray:
     opened = {
         role: [
             _open(spec, role, p, getattr(spec, f"{role}_units"), chunks, res=res)
@@ -268,7 +269,7 @@ def _bounds(
     spec: SocSpec,
     stock: xr.DataArray,
     stock_units: str | None,
-    chunks: tuple[int, int],
+    chunks: tuple[int, int] | int,
     res: SocInputs,
     stock_sample: np.ndarray | None,
 ) -> None:
@@ -350,7 +351,7 @@ def _check_bounds_sample(
 # ---------------------------------------------------------------------------------- main
 
 
-def open_soc(spec: SocSpec, *, chunks: tuple[int, int] | None = None) -> SocInputs:
+def open_soc(spec: SocSpec, *, chunks: ChunkSpec = None) -> SocInputs:
     """Open the SOC input described by ``spec``: lazy stock in t C ha-1, bounds, counts.
 
     Reads file headers and a bounded plausibility sample (eagerly); builds everything
@@ -360,9 +361,9 @@ def open_soc(spec: SocSpec, *, chunks: tuple[int, int] | None = None) -> SocInpu
     Parameters
     ----------
     spec : SocSpec
-    chunks : (int, int), optional
-        Chunk shape; default whole internal blocks of the first file, and the same
-        chunks for every other SOC layer.
+    chunks : (int, int) or int, optional
+        Chunk shape, or cells per chunk rounded to whole internal blocks; default whole
+        internal blocks of the first file, and the same chunks for every other SOC layer.
 
     Returns
     -------

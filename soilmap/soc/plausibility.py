@@ -364,6 +364,45 @@ def _looks_like(raw: np.ndarray, band: Band, declared: str, scale: float) -> str
     return best
 
 
+def _per_30_cm(band: Band, depth_cm: tuple[float, float] | None) -> tuple[float, str]:
+    """Divisor bringing a stock over ``depth_cm`` to 30 cm (1.0: none), and the words."""
+    if not (band.per_30_cm and depth_cm):
+        return 1.0, ""
+    scale = (depth_cm[1] - depth_cm[0]) / 30.0
+    per = f" per 30 cm (depth {depth_cm[0]:g}-{depth_cm[1]:g} cm)" if scale != 1.0 else ""
+    return scale, per
+
+
+def _judge(
+    band: Band, raw: np.ndarray, factor: float, median: float, p99: float
+) -> tuple[str, float, bool, bool]:
+    """Statistic judged (shares: 99th percentile, else median), its value, implausible, unusual."""
+    if band.quantity == "fraction":
+        implausible = p99 > band.hard[1] * (1 + 1e-6) or float(np.min(raw)) * factor < 0
+        return "99th percentile", p99, implausible, median > band.typical[1]
+    implausible = not band.hard[0] <= median <= band.hard[1]
+    return "median", median, implausible, not band.typical[0] <= median <= band.typical[1]
+
+
+def _typical(band: Band, canonical: str, per: str) -> str:
+    """What typical values of the quantity are, for messages."""
+    if band.quantity == "fraction":
+        return f"a share lies in 0-1 ({band.typical[1]:g} at most for typical medians)"
+    return f"typical medians are {band.typical[0]:g}-{band.typical[1]:g} {canonical}{per}"
+
+
+def _how_far(value: float, band: Band) -> str:
+    """How many times (a power of ten) ``value`` is off the typical range, in words."""
+    off = value / math.sqrt(band.typical[0] * band.typical[1])
+    power = 10.0 ** round(math.log10(off)) if off > 0 else 1.0
+    return (
+        f" That is about {max(power, 1 / power):g} times {'more' if power > 1 else 'less'} "
+        "than typical."
+        if power != 1
+        else ""
+    )
+
+
 def check_sample(
     values: np.ndarray,
     *,
@@ -425,29 +464,17 @@ def check_sample(
             what, quantity, declared_units, n, math.nan, math.nan, "inconclusive", None, msg, sample
         )
     factor = conversion_factor(declared_units, canonical, quantity=quantity)
-    scale = (depth_cm[1] - depth_cm[0]) / 30.0 if (band.per_30_cm and depth_cm) else 1.0
+    scale, per = _per_30_cm(band, depth_cm)
     median = float(np.median(raw)) * factor / scale
     p99 = float(np.percentile(raw, 99)) * factor / scale
-    per = f" per 30 cm (depth {depth_cm[0]:g}-{depth_cm[1]:g} cm)" if scale != 1.0 else ""
     shown = f"{value_of(quantity, median, p99):.4g}" + ("" if canonical == "1" else f" {canonical}")
-    if quantity == "fraction":
-        stat, value = "99th percentile", p99
-        implausible = p99 > band.hard[1] * (1 + 1e-6) or float(np.min(raw)) * factor < 0
-        unusual = median > band.typical[1]
-    else:
-        stat, value = "median", median
-        implausible = not band.hard[0] <= median <= band.hard[1]
-        unusual = not band.typical[0] <= median <= band.typical[1]
+    stat, value, implausible, unusual = _judge(band, raw, factor, median, p99)
     if not (implausible or unusual):
         return PlausibilityResult(
             what, quantity, declared_units, n, median, p99, "ok", None, "", sample
         )
     looks = _looks_like(raw, band, declared_units, scale)
-    typical = (
-        f"a share lies in 0-1 ({band.typical[1]:g} at most for typical medians)"
-        if quantity == "fraction"
-        else f"typical medians are {band.typical[0]:g}-{band.typical[1]:g} {canonical}{per}"
-    )
+    typical = _typical(band, canonical, per)
     if explain is None:
         hint = f" The values look like {looks!r}." if looks else ""
         msg = (
@@ -457,14 +484,7 @@ def check_sample(
         )
     else:
         looks = None
-        off = value / math.sqrt(band.typical[0] * band.typical[1])
-        power = 10.0 ** round(math.log10(off)) if off > 0 else 1.0
-        times = (
-            f" That is about {max(power, 1 / power):g} times {'more' if power > 1 else 'less'} "
-            "than typical."
-            if power != 1
-            else ""
-        )
+        times = _how_far(value, band)
         msg = (
             f"{what} has a {stat} of {shown}{per} over {n} valid sampled cells; "
             f"{typical}.{times} {explain}"

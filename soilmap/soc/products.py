@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from soilmap.errors import ConfigError, UnitsError
-from soilmap.io.raster import open_raster, read_layout
+from soilmap.io.raster import ChunkSpec, open_raster, read_layout
 from soilmap.meta import append_history
 from soilmap.soc.cleaning import Cleaned, Rule, apply_rules, rules_from_mappings
 from soilmap.units import CANONICAL, parse_unit
@@ -480,7 +480,7 @@ def open_layer(
     units: str | None = None,
     product_rules: bool = True,
     extra_rules: tuple[Rule, ...] | list[Rule] = (),
-    chunks: tuple[int, int] | None = None,
+    chunks: ChunkSpec = None,
     assumptions: list[str] | None = None,
 ) -> OpenedLayer:
     """Open a raster lazily with its units and cleaning rules; nothing is computed.
@@ -502,7 +502,8 @@ def open_layer(
         Apply the preset's sentinels and ranges.
     extra_rules : sequence of Rule
         Further rules (user sentinels, ranges).
-    chunks : (int, int), optional
+    chunks : (int, int) or int, optional
+        Chunk shape, or cells per chunk (see :func:`soilmap.io.raster.open_raster`).
     assumptions : list of str, optional
         Appended to when the user's units replace the preset's.
 

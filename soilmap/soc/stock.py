@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -37,7 +37,7 @@ Depth = float | tuple[float, float]
 _G_M2_TO_T_HA = 0.01
 
 
-def _intervals(depths_cm: Sequence[float] | Sequence[tuple[float, float]]) -> list[tuple]:
+def _intervals(depths_cm: Sequence[Depth]) -> list[tuple]:
     try:
         pairs = [tuple(map(float, p)) for p in depths_cm]  # type: ignore[arg-type]
     except TypeError:
@@ -58,7 +58,7 @@ def _intervals(depths_cm: Sequence[float] | Sequence[tuple[float, float]]) -> li
 
 
 def depth_assumptions(
-    depths_cm: Sequence[float] | Sequence[tuple[float, float]],
+    depths_cm: Sequence[Depth],
     *,
     kind: LayerKind,
     top: float = 0.0,
@@ -89,7 +89,7 @@ def depth_assumptions(
 
 
 def depth_weights(
-    depths_cm: Sequence[float] | Sequence[tuple[float, float]],
+    depths_cm: Sequence[Depth],
     *,
     kind: LayerKind,
     top: float = 0.0,
@@ -159,7 +159,7 @@ def depth_weights(
 def stock_from_layers(
     content: Sequence[xr.DataArray],
     bulk_density: Sequence[xr.DataArray],
-    depths_cm: Sequence[float] | Sequence[tuple[float, float]],
+    depths_cm: Sequence[Depth],
     *,
     kind: LayerKind = "point",
     coarse_fragments: Sequence[xr.DataArray] | None = None,
@@ -249,8 +249,9 @@ def stock_from_layers(
     return out
 
 
-def _as_depth(d: object) -> Depth:
-    return (float(d[0]), float(d[1])) if isinstance(d, list | tuple) else float(d)  # type: ignore[arg-type,index]
+def _as_depth(d: Any) -> Depth:
+    """A user's depth (any TOML/Python value): a pair is an interval, else a point (cm)."""
+    return (float(d[0]), float(d[1])) if isinstance(d, list | tuple) else float(d)
 
 
 def layer_depths(

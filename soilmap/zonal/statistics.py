@@ -10,10 +10,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.delayed import Delayed
 
 from soilmap.grid import Grid
 from soilmap.zonal.regions import region_areas_ha, regions_on_grid
-from soilmap.zonal.sums import AREA, zonal_sums
+from soilmap.zonal.sums import AREA, ZonalSums, zonal_sums
 
 __all__ = [
     "per_hectare_total_unit",
@@ -142,48 +143,12 @@ def zonal_statistics(
     soilmap.errors.GridMismatchError
         If ``fractions`` is on another grid than a layer.
     """
-    from soilmap.areas import cell_area_ha
     from soilmap.errors import InputError
-    from soilmap.grid import check_same_grid
-    from soilmap.landuse.fractions import uniform_fractions
 
     if not layers:
         raise InputError("zonal statistics need at least one raster layer.")
-
-    lazy, on_grid = [], None
-    for name, lay in layers.items():
-        grid = Grid.from_dataarray(lay, what=name)
-        chunks = lay.chunks or ((grid.height,), (grid.width,))
-        area = cell_area_ha(grid, chunks=(chunks[0][0], chunks[1][0]))
-        area = area.chunk({"y": chunks[0], "x": chunks[1]})
-        frac = uniform_fractions(lay) if fractions is None else fractions
-        if fractions is not None:
-            check_same_grid(
-                grid, Grid.from_dataarray(fractions), what="the land use", reference_name=name
-            )
-        placed = regions_on_grid(regions, grid, what=what)
-        on_grid = placed if on_grid is None else on_grid
-        lazy.append(zonal_sums(frac, area, {name: lay}, placed, grid))
-    (results,) = dask.compute(lazy)
-    units: dict[str, str] = {}
-    frame, value_cols, means = None, [], {}
-    for (name, lay), res in zip(layers.items(), results, strict=True):
-        unit = str(lay.attrs.get("units", ""))
-        f = res.frame(regions).rename(columns={AREA: f"{name}_area_ha"})
-        units.update(
-            {f"{name}_area_ha": "ha", **{f"{name}_{s}": unit for s in ("mean", "min", "max")}}
-        )
-        total = per_hectare_total_unit(unit)
-        units[f"{name}_sum"] = total or f"{unit} ha"
-        value_cols += [f"{name}_area_ha", f"{name}_sum"]
-        means[f"{name}_mean"] = (f"{name}_sum", f"{name}_area_ha")
-        if frame is None:
-            frame = f
-            extent = res.extent_ha
-        else:
-            frame = frame.merge(f.drop(columns="region_id"), on=["region_index", "landuse"])
-    if len(frame["landuse"].unique()) > 1:
-        frame = summarise_groups(frame, value_cols, mean_columns=means)
+    (results,) = dask.compute(_lazy_sums(layers, regions, fractions, what))
+    frame, units, extent = _merged_frame(layers, results, regions)
     region_area = region_areas_ha(regions)
     ri = frame["region_index"].to_numpy()
     frame["region_name"] = regions["region_name"].to_numpy()[ri]
@@ -210,3 +175,85 @@ def zonal_statistics(
         crs=regions.crs,
     )
     return table, units
+
+
+def _lazy_sums(
+    layers: Mapping[str, xr.DataArray],
+    regions: gpd.GeoDataFrame,
+    fractions: xr.DataArray | None,
+    what: str,
+) -> list[Delayed]:
+    """Lazy :class:`~soilmap.zonal.sums.ZonalSums` of each layer, on its own grid.
+
+    Parameters are those of :func:`zonal_statistics`.
+    """
+    from soilmap.areas import cell_area_ha
+    from soilmap.grid import check_same_grid
+    from soilmap.landuse.fractions import uniform_fractions
+
+    lazy = []
+    for name, lay in layers.items():
+        grid = Grid.from_dataarray(lay, what=name)
+        chunks = lay.chunks or ((grid.height,), (grid.width,))
+        area = cell_area_ha(grid, chunks=(chunks[0][0], chunks[1][0]))
+        area = area.chunk({"y": chunks[0], "x": chunks[1]})
+        frac = uniform_fractions(lay) if fractions is None else fractions
+        if fractions is not None:
+            check_same_grid(
+                grid, Grid.from_dataarray(fractions), what="the land use", reference_name=name
+            )
+        placed = regions_on_grid(regions, grid, what=what)
+        lazy.append(zonal_sums(frac, area, {name: lay}, placed, grid))
+    return lazy
+
+
+def _merged_frame(
+    layers: Mapping[str, xr.DataArray],
+    results: Sequence[ZonalSums],
+    regions: gpd.GeoDataFrame,
+) -> tuple[pd.DataFrame, dict[str, str], np.ndarray]:
+    """The layers' statistics side by side, with ``all`` rows when there are groups.
+
+    Parameters
+    ----------
+    layers : mapping of str to xarray.DataArray
+        The layers, as given to :func:`zonal_statistics`.
+    results : sequence of ZonalSums
+        The computed sums of each layer, in the order of ``layers``.
+    regions : geopandas.GeoDataFrame
+        The regions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows per region (× group) with every layer's columns.
+    dict of str to str
+        Unit of every statistics column.
+    numpy.ndarray
+        Hectares of each region inside the first layer's raster.
+    """
+    units: dict[str, str] = {}
+    frame: pd.DataFrame | None = None
+    extent: np.ndarray | None = None
+    value_cols: list[str] = []
+    means: dict[str, tuple[str, str]] = {}
+    for (name, lay), res in zip(layers.items(), results, strict=True):
+        unit = str(lay.attrs.get("units", ""))
+        f = res.frame(regions).rename(columns={AREA: f"{name}_area_ha"})
+        units.update(
+            {f"{name}_area_ha": "ha", **{f"{name}_{s}": unit for s in ("mean", "min", "max")}}
+        )
+        total = per_hectare_total_unit(unit)
+        units[f"{name}_sum"] = total or f"{unit} ha"
+        value_cols += [f"{name}_area_ha", f"{name}_sum"]
+        means[f"{name}_mean"] = (f"{name}_sum", f"{name}_area_ha")
+        if frame is None:
+            frame = f
+            extent = res.extent_ha
+        else:
+            frame = frame.merge(f.drop(columns="region_id"), on=["region_index", "landuse"])
+    if frame is None or extent is None:
+        raise ValueError("zonal statistics need at least one layer with its covered extent.")
+    if len(frame["landuse"].unique()) > 1:
+        frame = summarise_groups(frame, value_cols, mean_columns=means)
+    return frame, units, extent

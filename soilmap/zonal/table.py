@@ -14,13 +14,28 @@ import numpy as np
 import pandas as pd
 
 from soilmap.io.vector import EMISSIONS
-from soilmap.keys import LayerKey
+from soilmap.keys import Bound, LayerKey
 from soilmap.landuse.table import ALL_LAND
 from soilmap.scenario.model import Scenario
 from soilmap.zonal.statistics import summarise_groups
 from soilmap.zonal.sums import ZonalSums
 
 __all__ = ["zonal_table", "zonal_units"]
+
+_BOUNDS: tuple[Bound, ...] = ("lower", "upper")
+# The columns after the sums, in table order (those a run has).
+_TRAILING = (
+    "eligible",
+    "rate_per_yr",
+    "soc_mean_t_per_ha",
+    "saturated_share",
+    "region_area_ha",
+    "covered_share",
+    "emissions_t_co2e_per_yr",
+    "offset_share",
+    "scenario",
+    "region_index",
+)
 
 
 def zonal_table(
@@ -53,98 +68,122 @@ def zonal_table(
     base["soc_stock_t"] = sums.column(stock)
     base["soc_stock_min"] = sums.column(stock, "min")
     base["soc_stock_max"] = sums.column(stock, "max")
-    bounds = [b for b in ("lower", "upper") if stock.at(b) in sums.layers]
     emissions = regions[EMISSIONS].to_numpy() if EMISSIONS in regions else None
-    several_groups = len(sums.groups) > 1
-    frames = []
-    for sc in scenarios:
-        frame = base[
-            [
-                "region_index",
-                "region_id",
-                "landuse",
-                "area_ha",
-                "soc_stock_t",
-                "soc_stock_min",
-                "soc_stock_max",
-            ]
-        ].copy()
-        key = LayerKey("sequestration", sc.name)
-        frame["sequestration_t_per_yr"] = sums.column(key)
-        frame["co2e_t_per_yr"] = frame["sequestration_t_per_yr"] * sc.co2e_factor
-        gain_cols = [f"gain_{y}_t" for y in sc.horizons]
-        for year, col in zip(sc.horizons, gain_cols, strict=True):
-            frame[col] = sums.column(LayerKey(f"gain_{year}", sc.name))
-        sum_cols = ["area_ha", "soc_stock_t", "sequestration_t_per_yr", "co2e_t_per_yr", *gain_cols]
-        for b in bounds:
-            # Bounds of every total, from the bound stocks through the same projection.
-            frame[f"soc_stock_t_{b}"] = sums.column(stock.at(b))
-            frame[f"sequestration_t_per_yr_{b}"] = sums.column(key.at(b))
-            frame[f"co2e_t_per_yr_{b}"] = frame[f"sequestration_t_per_yr_{b}"] * sc.co2e_factor
-            for year in sc.horizons:
-                frame[f"gain_{year}_t_{b}"] = sums.column(LayerKey(f"gain_{year}", sc.name, b))
-            sum_cols += [
-                f"soc_stock_t_{b}",
-                f"sequestration_t_per_yr_{b}",
-                f"co2e_t_per_yr_{b}",
-                *(f"gain_{y}_t_{b}" for y in sc.horizons),
-            ]
-        if sc.saturation is not None:
-            frame["area_at_saturation_ha"] = sums.column(LayerKey("at_saturation", sc.name))
-            frame["area_without_saturation_data_ha"] = sums.column(
-                LayerKey("no_saturation_data", sc.name)
-            )
-            sum_cols += ["area_at_saturation_ha", "area_without_saturation_data_ha"]
-        if several_groups:
-            frame = summarise_groups(
-                frame, sum_cols, min_columns=["soc_stock_min"], max_columns=["soc_stock_max"]
-            )
-        frame["eligible"] = frame["landuse"].isin(sc.eligible) | (frame["landuse"] == ALL_LAND)
-        if sc.rate_raster is None:
-            frame["rate_per_yr"] = (
-                frame["landuse"].map(sc.rate_for).where(frame["landuse"] != "all")
-            )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frame["soc_mean_t_per_ha"] = frame["soc_stock_t"] / frame["area_ha"]
-            if sc.saturation is not None:
-                frame["saturated_share"] = frame["area_at_saturation_ha"] / frame["area_ha"]
-        ri = frame["region_index"].to_numpy()
-        frame["region_area_ha"] = region_area[ri]
-        label = "all" if several_groups else sums.groups[0]
-        covered = frame[frame["landuse"] == label]
-        covered_ha = np.zeros(len(region_area))
-        covered_ha[covered["region_index"].to_numpy()] = covered["area_ha"].to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frame["covered_share"] = np.where(
-                region_area[ri] > 0, covered_ha[ri] / region_area[ri], np.nan
-            )
-            if emissions is not None:
-                frame["emissions_t_co2e_per_yr"] = emissions[ri]
-                frame["offset_share"] = frame["co2e_t_per_yr"] / emissions[ri]
-        frame["region_name"] = regions["region_name"].to_numpy()[ri]
-        frame["scenario"] = sc.name
-        lead = ["region_id", "region_name", "landuse", *sum_cols]
-        rest = [
-            c
-            for c in (
-                "eligible",
-                "rate_per_yr",
-                "soc_mean_t_per_ha",
-                "saturated_share",
-                "region_area_ha",
-                "covered_share",
-                "emissions_t_co2e_per_yr",
-                "offset_share",
-                "scenario",
-                "region_index",
-            )
-            if c in frame.columns
-        ]
-        frames.append(frame[lead + rest])
+    frames = [_scenario_frame(sc, base, sums, regions, region_area, emissions) for sc in scenarios]
     table = pd.concat(frames, ignore_index=True)
     geoms = regions.geometry.to_numpy()[table["region_index"].to_numpy()]
     table = table.drop(columns="region_index")
     return gpd.GeoDataFrame(table, geometry=list(geoms), crs=regions.crs)
+
+
+def _scenario_totals(
+    sc: Scenario, base: pd.DataFrame, sums: ZonalSums
+) -> tuple[pd.DataFrame, list[str]]:
+    """One scenario's totals per (region, group), and the names of its summed columns.
+
+    Parameters
+    ----------
+    sc : Scenario
+        The scenario.
+    base : pandas.DataFrame
+        Rows per (region, group) with the area and the SOC stock columns.
+    sums : ZonalSums
+        Computed sums (see :func:`zonal_table`).
+    """
+    stock = LayerKey("soc_stock")
+    bounds: list[Bound] = [b for b in _BOUNDS if stock.at(b) in sums.layers]
+    frame = base[
+        [
+            "region_index",
+            "region_id",
+            "landuse",
+            "area_ha",
+            "soc_stock_t",
+            "soc_stock_min",
+            "soc_stock_max",
+        ]
+    ].copy()
+    key = LayerKey("sequestration", sc.name)
+    frame["sequestration_t_per_yr"] = sums.column(key)
+    frame["co2e_t_per_yr"] = frame["sequestration_t_per_yr"] * sc.co2e_factor
+    gain_cols = [f"gain_{y}_t" for y in sc.horizons]
+    for year, col in zip(sc.horizons, gain_cols, strict=True):
+        frame[col] = sums.column(LayerKey(f"gain_{year}", sc.name))
+    sum_cols = ["area_ha", "soc_stock_t", "sequestration_t_per_yr", "co2e_t_per_yr", *gain_cols]
+    for b in bounds:
+        # Bounds of every total, from the bound stocks through the same projection.
+        frame[f"soc_stock_t_{b}"] = sums.column(stock.at(b))
+        frame[f"sequestration_t_per_yr_{b}"] = sums.column(key.at(b))
+        frame[f"co2e_t_per_yr_{b}"] = frame[f"sequestration_t_per_yr_{b}"] * sc.co2e_factor
+        for year in sc.horizons:
+            frame[f"gain_{year}_t_{b}"] = sums.column(LayerKey(f"gain_{year}", sc.name, b))
+        sum_cols += [
+            f"soc_stock_t_{b}",
+            f"sequestration_t_per_yr_{b}",
+            f"co2e_t_per_yr_{b}",
+            *(f"gain_{y}_t_{b}" for y in sc.horizons),
+        ]
+    if sc.saturation is not None:
+        frame["area_at_saturation_ha"] = sums.column(LayerKey("at_saturation", sc.name))
+        frame["area_without_saturation_data_ha"] = sums.column(
+            LayerKey("no_saturation_data", sc.name)
+        )
+        sum_cols += ["area_at_saturation_ha", "area_without_saturation_data_ha"]
+    return frame, sum_cols
+
+
+def _scenario_frame(
+    sc: Scenario,
+    base: pd.DataFrame,
+    sums: ZonalSums,
+    regions: gpd.GeoDataFrame,
+    region_area: np.ndarray,
+    emissions: np.ndarray | None,
+) -> pd.DataFrame:
+    """One scenario's rows of the zonal table (``all`` rows included), in column order.
+
+    Parameters
+    ----------
+    sc : Scenario
+        The scenario.
+    base : pandas.DataFrame
+        Rows per (region, group) with the area and the SOC stock columns.
+    sums, regions, region_area
+        As for :func:`zonal_table`.
+    emissions : numpy.ndarray, optional
+        Each region's emissions (t CO2e yr-1), when the run reports offset shares.
+    """
+    frame, sum_cols = _scenario_totals(sc, base, sums)
+    several_groups = len(sums.groups) > 1
+    if several_groups:
+        frame = summarise_groups(
+            frame, sum_cols, min_columns=["soc_stock_min"], max_columns=["soc_stock_max"]
+        )
+    frame["eligible"] = frame["landuse"].isin(sc.eligible) | (frame["landuse"] == ALL_LAND)
+    if sc.rate_raster is None:
+        frame["rate_per_yr"] = frame["landuse"].map(sc.rate_for).where(frame["landuse"] != "all")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["soc_mean_t_per_ha"] = frame["soc_stock_t"] / frame["area_ha"]
+        if sc.saturation is not None:
+            frame["saturated_share"] = frame["area_at_saturation_ha"] / frame["area_ha"]
+    ri = frame["region_index"].to_numpy()
+    frame["region_area_ha"] = region_area[ri]
+    label = "all" if several_groups else sums.groups[0]
+    covered = frame[frame["landuse"] == label]
+    covered_ha = np.zeros(len(region_area))
+    covered_ha[covered["region_index"].to_numpy()] = covered["area_ha"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["covered_share"] = np.where(
+            region_area[ri] > 0, covered_ha[ri] / region_area[ri], np.nan
+        )
+        if emissions is not None:
+            frame["emissions_t_co2e_per_yr"] = emissions[ri]
+            frame["offset_share"] = frame["co2e_t_per_yr"] / emissions[ri]
+    frame["region_name"] = regions["region_name"].to_numpy()[ri]
+    frame["scenario"] = sc.name
+    lead = ["region_id", "region_name", "landuse", *sum_cols]
+    rest = [c for c in _TRAILING if c in frame.columns]
+    return frame[lead + rest]
 
 
 #: Units of the zonal table's numeric columns (written into run.json and the GPKG).

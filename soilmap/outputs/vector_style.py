@@ -1,0 +1,107 @@
+"""QGIS vector style (``.qml``) of the zonal GeoPackage: polygons coloured by a column.
+
+Stored in the GeoPackage's ``layer_styles`` table (see
+:func:`soilmap.outputs.tables.write_gpkg`), so QGIS draws the regions classed by a
+statistic when the layer is opened.  The raster styles are in :mod:`soilmap.outputs.qml`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["graduated_style"]
+
+
+def graduated_style(
+    values: pd.Series, column: str, *, ramp: str = "YlGn", classes: int = 5, unit: str | None = None
+) -> str:
+    """A QGIS ``graduatedSymbol`` style (``.qml`` text) drawing polygons by ``column``.
+
+    Class limits are quantiles of the finite values (fewer classes if they repeat);
+    colours are sampled from the matplotlib ``ramp``.
+    """
+    import matplotlib
+
+    finite = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        finite = np.array([0.0, 1.0])
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, classes + 1)))
+    if edges.size < 2:
+        edges = np.array([edges[0], edges[0] + 1.0])
+    cmap = matplotlib.colormaps[ramp]
+    colours = [cmap(x) for x in np.linspace(0.15, 1.0, edges.size - 1)]
+
+    def rgba(c) -> str:
+        return ",".join(str(round(v * 255)) for v in c[:3]) + ",255"
+
+    def symbol(parent: ET.Element, name: str, colour) -> None:
+        sym = ET.SubElement(
+            parent,
+            "symbol",
+            {"type": "fill", "name": name, "alpha": "1", "clip_to_extent": "1", "force_rhr": "0"},
+        )
+        lay = ET.SubElement(sym, "layer", {"class": "SimpleFill", "enabled": "1", "pass": "0"})
+        opts = ET.SubElement(lay, "Option", {"type": "Map"})
+        for key, val in (
+            ("color", rgba(colour)),
+            ("outline_color", "60,60,60,255"),
+            ("outline_style", "solid"),
+            ("outline_width", "0.2"),
+            ("outline_width_unit", "MM"),
+            ("style", "solid"),
+        ):
+            ET.SubElement(opts, "Option", {"type": "QString", "name": key, "value": val})
+
+    root = ET.Element("qgis", {"version": "3.34.0-Prizren", "styleCategories": "Symbology"})
+    rend = ET.SubElement(
+        root,
+        "renderer-v2",
+        {
+            "type": "graduatedSymbol",
+            "attr": column,
+            "graduatedMethod": "GraduatedColor",
+            "symbollevels": "0",
+            "enableorderby": "0",
+            "forceraster": "0",
+        },
+    )
+    ranges = ET.SubElement(rend, "ranges")
+    symbols = ET.SubElement(rend, "symbols")
+    suffix = f" {unit}" if unit else ""
+    for k in range(edges.size - 1):
+        lo, hi = float(edges[k]), float(edges[k + 1])
+        ET.SubElement(
+            ranges,
+            "range",
+            {
+                "lower": repr(lo),
+                "upper": repr(hi),
+                "symbol": str(k),
+                "label": f"{lo:.4g} – {hi:.4g}{suffix}",
+                "render": "true",
+            },
+        )
+        symbol(symbols, str(k), colours[k])
+    source = ET.SubElement(rend, "source-symbol")
+    symbol(source, "0", colours[0])
+    ramp_el = ET.SubElement(rend, "colorramp", {"type": "gradient", "name": "[source]"})
+    ramp_opts = ET.SubElement(ramp_el, "Option", {"type": "Map"})
+    for key, val in (("color1", rgba(cmap(0.15))), ("color2", rgba(cmap(1.0)))):
+        ET.SubElement(ramp_opts, "Option", {"type": "QString", "name": key, "value": val})
+    ET.SubElement(rend, "classificationMethod", {"id": "Quantile"})
+    ET.SubElement(rend, "rotation")
+    ET.SubElement(rend, "sizescale")
+    ET.SubElement(
+        rend,
+        "labelformat",
+        {"format": "%1 – %2", "decimalplaces": "4", "trimtrailingzeroes": "1"},
+    )
+    ET.SubElement(root, "blendMode").text = "0"
+    ET.SubElement(root, "featureBlendMode").text = "0"
+    ET.SubElement(root, "layerOpacity").text = "1"
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
