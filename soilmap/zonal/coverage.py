@@ -26,7 +26,7 @@ touched cell (or the row's end).  Accumulated coverage is exact up to rounding
 (~1e-15 per edge crossing of a row); spans below :data:`_COVERAGE_EPS` are empty,
 not slivers of polygon, and coverage is capped at 1.  Totals agree with
 exactextract's to the float32 rounding of its coverage fractions (≤ 1e-7
-relative, see ``tests/test_zonal_exactextract.py``).
+relative, see ``tests/zonal/test_exactextract.py``).
 
 Coverage is the planar share of the cell in the grid's own coordinates (as in
 exactextract); :mod:`soilmap.zonal` weights it by the true cell area.

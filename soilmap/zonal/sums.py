@@ -21,13 +21,31 @@ is 0/1 (a class raster on the grid) and given as one group index per cell, each
 cell adds to a single (span, group) pair, and one ``bincount`` per quantity
 replaces the pass per group (``group_index=``; 2x faster per chunk on 7 groups).
 Totals agree with exactextract's to the float32 rounding of its coverage fractions
-(≤ 1e-7 relative, see ``tests/test_zonal_exactextract.py``).
+(≤ 1e-7 relative, see ``tests/zonal/test_exactextract.py``).
 
 Coverage is the planar share of the cell in the grid's own coordinates (as in
 exactextract); on lon/lat grids the true cell area then weights it.  The only
 approximation left is that the area density is taken as uniform *inside* a
 partly covered cell (relative error ≲ cell height × tan(latitude) / 2 on that cell's
 share, i.e. < 1e-4 of a border cell at 30″ and 45°).
+
+Example: two 1 ha cells of 10 and 30 t C ha-1, all in one region and group: 2 ha with
+data and Σ value × ha = 40 t C.
+
+>>> import geopandas as gpd, numpy as np, shapely
+>>> from soilmap.landuse.fractions import uniform_fractions
+>>> from soilmap.testing import make_grid, make_layer
+>>> grid = make_grid((1, 2), res=100.0, crs="EPSG:3035", origin=(4e6, 3e6))
+>>> stock = make_layer(np.array([[10.0, 30.0]]), grid, units="t C ha-1")
+>>> area = stock * 0 + 1.0
+>>> x0, y0 = grid.transform.c, grid.transform.f
+>>> box = shapely.box(x0, y0 - 100, x0 + 200, y0)
+>>> regions = gpd.GeoDataFrame(
+...     {"region_id": ["A"], "region_name": ["A"]}, geometry=[box], crs=grid.crs_wkt
+... )
+>>> sums = zonal_sums(uniform_fractions(stock), area, {"stock": stock}, regions, grid)
+>>> sums.compute().frame(regions)[["area_ha", "stock_sum"]].to_numpy().tolist()
+[[2.0, 40.0]]
 """
 
 from __future__ import annotations
@@ -500,26 +518,6 @@ def zonal_sums(
     -------
     dask.delayed.Delayed
         Computes to a :class:`ZonalSums`.  Nothing is computed here.
-
-    Examples
-    --------
-    Two 1 ha cells of 10 and 30 t C ha-1, all in one region and group: 2 ha with
-    data and Σ value × ha = 40 t C.
-
-    >>> import geopandas as gpd, shapely
-    >>> from soilmap.landuse.fractions import uniform_fractions
-    >>> from soilmap.testing import make_grid, make_layer
-    >>> grid = make_grid((1, 2), res=100.0, crs="EPSG:3035", origin=(4e6, 3e6))
-    >>> stock = make_layer(np.array([[10.0, 30.0]]), grid, units="t C ha-1")
-    >>> area = stock * 0 + 1.0
-    >>> x0, y0 = grid.transform.c, grid.transform.f
-    >>> box = shapely.box(x0, y0 - 100, x0 + 200, y0)
-    >>> regions = gpd.GeoDataFrame(
-    ...     {"region_id": ["A"], "region_name": ["A"]}, geometry=[box], crs=grid.crs_wkt
-    ... )
-    >>> sums = zonal_sums(uniform_fractions(stock), area, {"stock": stock}, regions, grid)
-    >>> sums.compute().frame(regions)[["area_ha", "stock_sum"]].to_numpy().tolist()
-    [[2.0, 40.0]]
     """
     names = tuple(layers)
     flags = tuple(bool(minmax) if isinstance(minmax, bool) else n in minmax for n in names)
