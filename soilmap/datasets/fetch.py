@@ -91,10 +91,11 @@ def fetch_file(ds: Dataset, f: DataFile, *, progress: bool | None = None) -> Pat
         local = mirror / f.path
         looked.append(f"SOILMAP_DATA ({local})")
         if local.is_file():
-            if sha256(local) != f.sha256:
+            found = sha256(local)
+            if found != f.sha256:
                 raise DatasetChecksumError(
                     f"{what}: the copy in SOILMAP_DATA ({local}) is not the registry's file "
-                    f"(SHA-256 {sha256(local)}, expected {f.sha256}, {f.size:,} bytes). "
+                    f"(SHA-256 {found}, expected {f.sha256}, {f.size:,} bytes). "
                     "Replace it with the original, or unset SOILMAP_DATA to download it."
                 )
             return local

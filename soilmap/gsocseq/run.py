@@ -36,7 +36,7 @@ from soilmap.outputs.write import (
     write_styles,
     write_tables,
 )
-from soilmap.pipeline.cluster import Compute, compute_context
+from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import Executed, Reduction, chunk_budget, execute
 from soilmap.scenario.model import CO2_PER_C
 from soilmap.zonal.regions import region_areas_ha, regions_on_grid
@@ -246,7 +246,8 @@ def run_comparison(
         "compress": compress or get_options()["compress"],
         "progress": sys.stderr.isatty() if progress is None else progress,
     }
-    return _run_where(args, compute, scheduler, workers, memory_limit)
+    with compute_on(compute, scheduler, workers, memory_limit=memory_limit) as ctx:
+        return _run_comparison(args, ctx)
 
 
 class _ComparisonArgs(TypedDict):
@@ -266,20 +267,6 @@ class _ComparisonArgs(TypedDict):
     chunks: tuple[int, int] | int
     compress: Codec
     progress: bool
-
-
-def _run_where(
-    args: _ComparisonArgs,
-    compute: Compute | None,
-    scheduler: str | None,
-    workers: int | None,
-    memory_limit: str | None,
-) -> ComparisonResult:
-    """:func:`_run_comparison` on ``compute``, else in a compute context set up from the rest."""
-    if compute is not None:
-        return _run_comparison(args, compute)
-    with compute_context(scheduler, workers, memory_limit=memory_limit) as ctx:
-        return _run_comparison(args, ctx)
 
 
 def _rasters(

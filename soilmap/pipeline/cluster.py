@@ -25,7 +25,7 @@ import dask
 
 from soilmap.errors import ConfigError
 
-__all__ = ["Compute", "chunk_cells_for_memory", "compute_context", "parse_memory"]
+__all__ = ["Compute", "chunk_cells_for_memory", "compute_context", "compute_on", "parse_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -200,3 +200,23 @@ def compute_context(
             cluster.close()
         return
     yield Compute()
+
+
+@contextlib.contextmanager
+def compute_on(
+    compute: Compute | None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    *,
+    memory_limit: str | None = None,
+) -> Iterator[Compute]:
+    """``compute`` when one is given, else a :func:`compute_context` set up from the rest.
+
+    The entry points (``soilmap.run``, ``run_comparison``) accept a ready place to
+    compute or the options to make one; this is that choice, in one place.
+    """
+    if compute is not None:
+        yield compute
+        return
+    with compute_context(scheduler, workers, memory_limit=memory_limit) as ctx:
+        yield ctx

@@ -106,8 +106,9 @@ class Plan:
 
     def _stocks(self) -> dict[Bound | None, xr.DataArray]:
         out: dict[Bound | None, xr.DataArray] = {None: self.stock}
-        if self.soc is not None and self.soc.lower is not None and self.soc.upper is not None:
-            out.update({"lower": self.soc.lower, "upper": self.soc.upper})
+        if self.soc is not None:
+            for bound, layer in _stock_bounds(self.soc).items():
+                out[bound] = layer
         return out
 
     def _all_projections(self) -> dict[tuple[str, Bound | None], Projection]:
@@ -157,6 +158,13 @@ def open_stock(config: RunConfig) -> SocInputs:
     applied, with lazily counted removals.  See :func:`soilmap.soc.open.open_soc`.
     """
     return open_soc(config.soc, chunks=config.chunks)
+
+
+def _stock_bounds(soc: SocInputs) -> dict[Bound, xr.DataArray]:
+    """The stock's lower and upper bounds by name; empty without uncertainty."""
+    if soc.lower is None or soc.upper is None:
+        return {}
+    return {"lower": soc.lower, "upper": soc.upper}
 
 
 def _on_grid_of(da: xr.DataArray, stock: xr.DataArray) -> xr.DataArray:
@@ -231,9 +239,7 @@ def _plan(config: RunConfig) -> Plan:
     layers: dict[LayerKey, xr.DataArray] = {LayerKey("soc_stock"): stock}
     if landuse.table is not None:
         layers[LayerKey("landuse_fractions")] = landuse.fractions
-    bounds: dict[Bound, xr.DataArray] = {}
-    if soc.lower is not None and soc.upper is not None:
-        bounds = {"lower": soc.lower, "upper": soc.upper}
+    bounds = _stock_bounds(soc)
     layers.update({LayerKey("soc_stock", bound=b): lay for b, lay in bounds.items()})
     if landuse.table is not None:
         layers[LayerKey("landuse")] = landuse.dominant()

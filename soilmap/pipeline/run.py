@@ -34,7 +34,7 @@ from soilmap.outputs.write import (
     write_tables,
 )
 from soilmap.outputs.write import output_names as write_names
-from soilmap.pipeline.cluster import Compute, compute_context
+from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
 from soilmap.zonal.regions import region_areas_ha
@@ -158,12 +158,10 @@ def run(
         Paths written, the zonal table and the manifest.
     """
     apply_gdal_cache()
-    if compute is None:
-        with compute_context(
-            config.scheduler, config.workers, memory_limit=config.memory_limit
-        ) as ctx:
-            return _run(config, progress=progress, compute=ctx)
-    return _run(config, progress=progress, compute=compute)
+    with compute_on(
+        compute, config.scheduler, config.workers, memory_limit=config.memory_limit
+    ) as ctx:
+        return _run(config, progress=progress, compute=ctx)
 
 
 def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunResult:
