@@ -56,7 +56,8 @@ def fetch_command(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Download (or find) the files of datasets NAMES and print where they are."""
     quiet = bool((ctx.find_root().obj or {}).get("quiet", False))
     for name in names:
-        paths = fetch(name, progress=show_progress(ctx))
+        # pooch draws its own download bar: only the yes/no of --progress applies.
+        paths = fetch(name, progress=show_progress(ctx) is not False)
         if not quiet:
             for key, path in paths.items():
                 click.echo(f"{name}/{key}\t{path}")

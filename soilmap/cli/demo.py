@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from soilmap.cli.options import report, show_progress
+from soilmap.cli.options import progress_option, report, show_progress
 from soilmap.config import load_config
 from soilmap.datasets.sample import SAMPLE_CONFIG, sample_data_dir
 from soilmap.pipeline.run import run
@@ -21,6 +21,7 @@ from soilmap.pipeline.run import run
     help="Output folder.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier demo run.")
+@progress_option
 @click.pass_context
 def command(ctx: click.Context, out: Path, overwrite: bool) -> None:
     """Run the bundled sample (SoilGrids 2017 and ESA CCI land cover, Southern Tigray)."""

@@ -11,6 +11,8 @@ from soilmap.cli.options import (
     cluster_options,
     compress_option,
     duplicate_ids_option,
+    progress_mode,
+    progress_option,
     regions_crs_option,
     show_progress,
 )
@@ -49,6 +51,7 @@ from soilmap.gsocseq import run_comparison
 @compress_option()
 @duplicate_ids_option()
 @cluster_options
+@progress_option
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -76,6 +79,7 @@ def command(
     """
     obj = ctx.find_root().obj or {}
     quiet = bool(obj.get("quiet", False))
+    err = progress_mode(ctx) == "json"  # stdout is then the machine-readable stream
     result = run_comparison(
         folder,
         regions,
@@ -95,13 +99,15 @@ def command(
     )
     if quiet:
         return
-    click.echo(f"wrote {len(result.outputs)} files to {result.out_dir}")
+    click.echo(f"wrote {len(result.outputs)} files to {result.out_dir}", err=err)
     click.echo(
-        f"national totals (all compared cells of the maps), {rate * 1000:g} per 1000 target:"
+        f"national totals (all compared cells of the maps), {rate * 1000:g} per 1000 target:",
+        err=err,
     )
     for row in result.totals.itertuples(index=False):
         click.echo(
             f"  {row.scenario:<5} modelled {row.modelled_t_per_yr:>14,.0f} t C/yr vs target "
             f"{row.target_t_per_yr:>14,.0f} t C/yr: {row.share_of_target:6.1%} of the target "
-            f"({row.area_ha:,.0f} ha)"
+            f"({row.area_ha:,.0f} ha)",
+            err=err,
         )

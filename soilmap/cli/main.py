@@ -8,8 +8,10 @@ import sys
 import click
 
 from soilmap._version import __version__
+from soilmap.cli.options import json_progress
 from soilmap.errors import SoilmapError
 from soilmap.options import apply_gdal_cache
+from soilmap.progress import ProgressEvent
 
 
 class _SoilmapGroup(click.Group):
@@ -19,6 +21,9 @@ class _SoilmapGroup(click.Group):
         try:
             return super().invoke(ctx)
         except SoilmapError as exc:
+            # ctx.meta is shared with the sub-command's context, which set it.
+            if ctx.meta.get("soilmap.progress") == "json":
+                json_progress(ProgressEvent("error", 0, 0, f"{type(exc).__name__}: {exc}"))
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 
 

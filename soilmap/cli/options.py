@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -10,11 +11,14 @@ import click
 
 from soilmap.options import CODECS
 from soilmap.pipeline.run import RunResult
+from soilmap.progress import Progress, ProgressEvent, progress_bar
 
 __all__ = [
     "cluster_options",
     "compress_option",
     "duplicate_ids_option",
+    "json_progress",
+    "progress_option",
     "regions_crs_option",
     "report",
     "show_progress",
@@ -68,24 +72,64 @@ def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def show_progress(ctx: click.Context) -> bool:
-    """Progress bars only on a terminal, never with --quiet."""
-    return sys.stderr.isatty() and not (ctx.find_root().obj or {}).get("quiet", False)
+def _remember_progress(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta["soilmap.progress"] = value
+    return value
+
+
+#: ``--progress``: how a command shows its progress.
+progress_option = click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(["auto", "bar", "json", "none"]),
+    default="auto",
+    show_default=True,
+    expose_value=False,
+    callback=_remember_progress,
+    help="auto: a bar on a terminal; bar: always; json: one JSON object per line on "
+    "stdout (stage, done, total, message) for other programs (the QGIS provider); none.",
+)
+
+
+def json_progress(event: ProgressEvent) -> None:
+    """Write ``event`` as one JSON line on stdout (the ``--progress json`` stream)."""
+    sys.stdout.write(json.dumps(event.to_dict()) + "\n")
+    sys.stdout.flush()
+
+
+def progress_mode(ctx: click.Context) -> str:
+    """The ``--progress`` of the command being run (``auto`` when it has none)."""
+    return str(ctx.meta.get("soilmap.progress", "auto"))
+
+
+def show_progress(ctx: click.Context) -> bool | Progress:
+    """The ``progress=`` for the library: by ``--progress``; never a bar with --quiet."""
+    mode = progress_mode(ctx)
+    if mode == "json":
+        return json_progress
+    quiet = (ctx.find_root().obj or {}).get("quiet", False)
+    if mode == "none" or quiet:
+        return False
+    return progress_bar() if mode == "bar" or sys.stderr.isatty() else False
 
 
 def report(result: RunResult, quiet: bool) -> None:
     """Print where the outputs went and the headline totals."""
     if quiet:
         return
+    # With --progress json, stdout is the machine-readable stream.
+    ctx = click.get_current_context(silent=True)
+    err = ctx is not None and progress_mode(ctx) == "json"
     t = result.zonal
     groups = t[t["landuse"] != "all"]
     eligible = groups[groups["eligible"]]
-    click.echo(f"wrote {len(result.outputs)} files to {result.out_dir}")
+    click.echo(f"wrote {len(result.outputs)} files to {result.out_dir}", err=err)
     for rid, rows in eligible.groupby("region_id", sort=False):
         name = rows["region_name"].iloc[0]
         click.echo(
             f"  {rid} {name}: eligible land {rows['area_ha'].sum():,.0f} ha, "
             f"SOC {rows['soc_stock_t'].sum() / 1e6:,.3f} Mt C, potential "
             f"{rows['sequestration_t_per_yr'].sum():,.0f} t C/yr "
-            f"({rows['co2e_t_per_yr'].sum():,.0f} t CO2e/yr)"
+            f"({rows['co2e_t_per_yr'].sum():,.0f} t CO2e/yr)",
+            err=err,
         )

@@ -10,6 +10,7 @@ from soilmap.cli.options import (
     cluster_options,
     compress_option,
     duplicate_ids_option,
+    progress_option,
     regions_crs_option,
     report,
     show_progress,
@@ -80,6 +81,7 @@ from soilmap.pipeline.run import run as run_pipeline
 @click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
 @compress_option(default=None)
 @cluster_options
+@progress_option
 @click.pass_context
 def command(ctx: click.Context, config: Path | None, **options: object) -> None:
     """Run the 4 per 1000 projection and write maps, zonal statistics and run.json.

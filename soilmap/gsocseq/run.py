@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +37,7 @@ from soilmap.outputs.write import (
 )
 from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import Executed, Reduction, chunk_budget, execute
+from soilmap.progress import Progress, resolve
 from soilmap.scenario.model import CO2_PER_C
 from soilmap.zonal.regions import region_areas_ha, regions_on_grid
 from soilmap.zonal.sums import window_sums
@@ -163,7 +163,7 @@ def run_comparison(
     period_years: float = GSOCSEQ_YEARS,
     chunks: tuple[int, int] | int | None = None,
     compress: Codec | None = None,
-    progress: bool | None = None,
+    progress: bool | Progress | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
     memory_limit: str | None = None,
@@ -208,8 +208,8 @@ def run_comparison(
         ``memory_limit``, else the ``run_chunk_cells`` option).
     compress : {"deflate", "zstd", "lzw"}, optional
         Raster codec (default: the ``compress`` option).
-    progress : bool, optional
-        Progress on stderr (default: when stderr is a terminal).
+    progress : bool or callable, optional
+        A bar (default: on a terminal) or a :class:`~soilmap.progress.Progress` callback.
     scheduler : str, optional
         Address of an existing Dask scheduler.
     workers : int, optional
@@ -244,7 +244,7 @@ def run_comparison(
         "period_years": period_years,
         "chunks": chunk_budget(chunks, memory_limit=memory_limit, workers=workers, layers=24),
         "compress": compress or get_options()["compress"],
-        "progress": sys.stderr.isatty() if progress is None else progress,
+        "progress": resolve(progress),
     }
     with compute_on(compute, scheduler, workers, memory_limit=memory_limit) as ctx:
         return _run_comparison(args, ctx)
@@ -266,7 +266,7 @@ class _ComparisonArgs(TypedDict):
     period_years: float
     chunks: tuple[int, int] | int
     compress: Codec
-    progress: bool
+    progress: Progress | None
 
 
 def _rasters(

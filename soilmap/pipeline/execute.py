@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,7 @@ from soilmap.options import Codec, get_options
 from soilmap.outputs.cog import ScratchRaster
 from soilmap.outputs.write import RasterOutput, create_targets
 from soilmap.pipeline.cluster import Compute, chunk_cells_for_memory, parse_memory
+from soilmap.progress import Progress, Reporter, reporter
 from soilmap.zonal.sums import ZonalSums
 
 __all__ = [
@@ -179,7 +179,7 @@ def _compute_windows(
     reductions: Mapping[str, Reduction],
     compute: Compute,
     stage: OutputStage,
-    show: bool,
+    report: Reporter,
 ) -> tuple[ZonalSums | None, dict[str, tuple[float, float]], dict[str, Any]]:
     """Compute every raster block, the zonal sums and the reductions window by window.
 
@@ -245,17 +245,14 @@ def _compute_windows(
                 hi[s] = float(np.fmax(hi.get(s, np.nan), b))
             for k, v in p_v.items():
                 reduced[k] = v if k not in reduced else _COMBINE[reductions[k][1]](reduced[k], v)
-            if show:
-                print(f"\rsoilmap: {n}/{len(todo)} windows", end="", file=sys.stderr, flush=True)
-    if show:
-        print(file=sys.stderr)
+            report("compute", n, len(todo), "windows")
     for k, v in reduced.items():
         v = np.asarray(v)
         reduced[k] = int(v) if v.dtype.kind in "biu" else float(v)
     return sums, {s: (lo[s], hi[s]) for s in ranged}, reduced
 
 
-def _finish_all(targets: Mapping[str, ScratchRaster]) -> dict[str, Path]:
+def _finish_all(targets: Mapping[str, ScratchRaster], report: Reporter) -> dict[str, Path]:
     """Turn every scratch file into its COG, two at a time, largest first.
 
     GDAL's COG driver keeps about 1.3 of 2 cores busy on one file (reading and the
@@ -264,7 +261,11 @@ def _finish_all(targets: Mapping[str, ScratchRaster]) -> dict[str, Path]:
     order = sorted(targets, key=lambda s: -targets[s].bands * np.dtype(targets[s].dtype).itemsize)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-cog") as pool:
         done = {s: pool.submit(targets[s].finish) for s in order}
-        return {s: done[s].result() for s in targets}
+        written = {}
+        for n, s in enumerate(order, start=1):
+            written[s] = done[s].result()
+            report("write", n, len(order), "Cloud-Optimised GeoTIFFs")
+        return {s: written[s] for s in targets}
 
 
 def execute(
@@ -277,7 +278,7 @@ def execute(
     zonal: Callable[[Window], Any] | None = None,
     reductions: Mapping[str, Reduction] | None = None,
     inputs: Sequence[Path] = (),
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> Executed:
     """Compute and write every raster of a result folder, with the zonal sums, in one pass.
 
@@ -300,8 +301,9 @@ def execute(
         Further numbers over the whole grid (cleaning counts, totals, checks).
     inputs : sequence of path
         The input files, named when a block cannot be decoded.
-    progress : bool
-        Print the windows done on stderr.
+    progress : callable, optional
+        Receives a :class:`~soilmap.progress.ProgressEvent` per window computed
+        (stage ``compute``) and per COG finished (stage ``write``).
 
     Raises
     ------
@@ -310,15 +312,16 @@ def execute(
     soilmap.errors.InputError
         An input block cannot be decoded (truncated or corrupted file).
     """
+    report = reporter(progress)
     targets = create_targets(stage, rasters, compress=compress)
     check_disk_space(stage.dir, targets)
     t0 = time.perf_counter()
     try:
         sums, ranges, reduced = _compute_windows(
-            rasters, targets, chunks, zonal, reductions or {}, compute, stage, progress
+            rasters, targets, chunks, zonal, reductions or {}, compute, stage, report
         )
         t_windows = time.perf_counter()
-        written = _finish_all(targets)
+        written = _finish_all(targets, report)
     except RasterioError as exc:
         if _disk_full(exc, stage.dir):
             raise OutputSpaceError(

@@ -9,7 +9,6 @@ stage (:mod:`soilmap.outputs.write`) and moves all files into place together.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from soilmap.outputs.write import output_names as write_names
 from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
+from soilmap.progress import Progress, reporter, resolve
 from soilmap.zonal.regions import region_areas_ha
 from soilmap.zonal.table import zonal_table, zonal_units
 
@@ -135,7 +135,10 @@ def _raster_outputs(p: Plan) -> dict[str, RasterOutput]:
 
 
 def run(
-    config: RunConfig, *, progress: bool | None = None, compute: Compute | None = None
+    config: RunConfig,
+    *,
+    progress: bool | Progress | None = None,
+    compute: Compute | None = None,
 ) -> RunResult:
     """Run the whole pipeline and write every output into ``config.output.dir``.
 
@@ -147,8 +150,10 @@ def run(
     ----------
     config : RunConfig
         The run description.
-    progress : bool, optional
-        Show a progress bar (default: when stderr is a terminal).
+    progress : bool or callable, optional
+        Show a progress bar (default: when stderr is a terminal), or a callback that
+        receives each :class:`~soilmap.progress.ProgressEvent` (front ends: QGIS,
+        ``--progress json``).
     compute : Compute, optional
         Where the graph runs (default: from the config).
 
@@ -161,10 +166,10 @@ def run(
     with compute_on(
         compute, config.scheduler, config.workers, memory_limit=config.memory_limit
     ) as ctx:
-        return _run(config, progress=progress, compute=ctx)
+        return _run(config, progress=resolve(progress), compute=ctx)
 
 
-def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunResult:
+def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> RunResult:
     t0 = time.perf_counter()
     n_groups = 12  # a typical class table; per-group layers dominate the working set
     chunks = chunk_budget(
@@ -174,7 +179,10 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
         layers=8 + 4 * n_groups * len(config.scenarios),
     )
     config = replace(config, chunks=chunks)
+    report = reporter(progress)
+    report("open", 0, 1, "inputs")
     p = plan(config)
+    report("open", 1, 1, "inputs")
     t_plan = time.perf_counter()
     rasters = _raster_outputs(p)
     with OutputStage(
@@ -190,7 +198,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
             zonal=p.zonal,
             reductions={k: (m, "sum") for k, m in masks.items()},
             inputs=config.input_paths(),
-            progress=sys.stderr.isatty() if progress is None else progress,
+            progress=progress,
         )
         t_compute = time.perf_counter()
         write_styles(done.written, rasters, done.ranges)
@@ -204,6 +212,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
             "software": "soilmap",
         }
         write_tables(stage, table, TABLE, units=units, metadata=meta, style_column="co2e_t_per_yr")
+        report("tables", 1, 1, "zonal tables")
         t_write = time.perf_counter()
         manifest = _manifest(p, compute, done.reduced, units)
         manifest["timings_s"] = {
@@ -216,6 +225,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
         }
         write_manifest(stage, manifest)
         outputs = stage.commit()
+    report("done", 1, 1, str(config.output.dir))
     log.info(
         "wrote %d files to %s in %.1f s", len(outputs), config.output.dir, time.perf_counter() - t0
     )

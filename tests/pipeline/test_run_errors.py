@@ -152,7 +152,7 @@ def test_disk_full_while_writing_is_not_blamed_on_the_inputs(sample_copy, tmp_pa
     run(_cfg(sample_copy, out))
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
 
-    def full(targets):
+    def full(targets, *_):
         raise rasterio.errors.RasterioIOError("Write error: No space left on device")
 
     monkeypatch.setattr(pipeline, "_finish_all", full)
