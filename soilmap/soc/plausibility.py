@@ -35,6 +35,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from soilmap.errors import InputError, UnitsError
+from soilmap.io.paths import gdal_path
 from soilmap.io.raster import gdal_env
 from soilmap.soc.cleaning import Rule
 from soilmap.units import CANONICAL, conversion_factor
@@ -159,14 +160,14 @@ def plan_sample(
     max_cells : int
         Cells per file.
     """
-    with gdal_env(), rasterio.open(paths[0]) as src:
+    with gdal_env(), rasterio.open(gdal_path(paths[0])) as src:
         height, width = src.height, src.width
         block_h, block_w = src.block_shapes[0]
         factors = list(src.overviews(1))
     if height * width <= max_cells:
         return SamplePlan((Window(0, 0, width, height),), ((height, width),), "whole raster")
     for others in paths[1:]:
-        with gdal_env(), rasterio.open(others) as src:
+        with gdal_env(), rasterio.open(gdal_path(others)) as src:
             factors = [f for f in factors if f in src.overviews(1)]
     for f in sorted(factors):
         shape = (math.ceil(height / f), math.ceil(width / f))
@@ -207,7 +208,7 @@ def read_sample(path: str | os.PathLike, plan: SamplePlan, *, band: int = 1) -> 
     """
     parts = []
     try:
-        with gdal_env(), rasterio.open(path) as src:
+        with gdal_env(), rasterio.open(gdal_path(path)) as src:
             for window, shape in zip(plan.windows, plan.out_shapes, strict=True):
                 a = src.read(
                     band,
