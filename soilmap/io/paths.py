@@ -38,6 +38,7 @@ __all__ = [
     "input_path",
     "is_network",
     "is_virtual",
+    "local_archive",
 ]
 
 _URL = re.compile(r"^(https?|ftp)://", re.IGNORECASE)
@@ -104,6 +105,19 @@ def _archive_part(rest: str) -> str | None:
     for i, part in enumerate(parts):
         if part.lower().endswith(_ARCHIVE_SUFFIXES):
             return "/".join(parts[: i + 1])
+    return None
+
+
+def local_archive(path: str | os.PathLike) -> Path | None:
+    """The local archive file a ``/vsizip/``, ``/vsitar/`` or ``/vsigzip/`` path reads from."""
+    s = gdal_path(path)
+    for prefix in _ARCHIVES:
+        if s.startswith(prefix):
+            rest = s[len(prefix) :]
+            braced = rest.startswith("{")
+            archive = rest[1 : rest.find("}")] if braced else (_archive_part(rest) or "")
+            if archive and not archive.startswith("/vsi") and Path(archive).is_file():
+                return Path(archive)
     return None
 
 
@@ -184,7 +198,13 @@ def check_virtual(path: str | os.PathLike, what: str = "input") -> None:
         found = lib.VSIStatL(s.encode(), buf) == 0
         reason = (lib.CPLGetLastErrorMsg() or b"").decode(errors="replace")
     if not found:
-        why = reason or "GDAL cannot find or reach it"
+        if reason.rstrip().endswith(": 0"):  # curl got no HTTP answer at all
+            reason += " (no HTTP answer: the server could not be reached)"
+        why = reason or (
+            "GDAL found no file at this address (e.g. HTTP 404, or no such object or bucket)"
+            if is_network(s)
+            else "GDAL finds no such file"
+        )
         raise InputNotFoundError(
             f"{what} {s!r} cannot be read: {why}. Check the URL or path, the network, and "
             "for object stores the credentials (GDAL's AWS_*, GOOGLE_*, AZURE_* settings); "

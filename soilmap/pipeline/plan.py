@@ -14,7 +14,7 @@ here, before anything is computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dask
@@ -24,7 +24,9 @@ import xarray as xr
 
 from soilmap.areas import cell_area_ha
 from soilmap.config import RunConfig
-from soilmap.grid import Grid, dask_chunks
+from soilmap.config.sections import soc_paths
+from soilmap.grid import Grid, check_same_grid, dask_chunks
+from soilmap.io.raster import read_layout
 from soilmap.io.vector import RegionsReport, read_regions
 from soilmap.keys import Bound, LayerKey
 from soilmap.landuse.table import ClassTable
@@ -242,17 +244,23 @@ def _open_regions(
 
 def _plan(config: RunConfig) -> Plan:
     config.check_inputs_exist()
-    whole_soc = open_stock(config)
+    # The window first (from the SOC header and the regions), so that even the unit
+    # check's sample reads only cells of the run's extent.
+    whole_grid = read_layout(soc_paths(config.soc)[0], what="SOC").grid
+    regions, report = _open_regions(config, whole_grid)
+    win, extent = run_window(whole_grid, config.extent, regions)
+    spec = replace(config.soc, sample_window=(win.row0, win.row1, win.col0, win.col1))
+    whole_soc = open_soc(spec, chunks=config.chunks)
     whole = whole_soc.stock
-    whole_grid = Grid.from_dataarray(whole, what="SOC")
+    check_same_grid(
+        whole_grid, Grid.from_dataarray(whole, what="SOC"), what="SOC", reference_name="SOC"
+    )
     stock_chunks = dask_chunks(whole)
     chunks = (stock_chunks[0][0], stock_chunks[1][0])
     # Every layer is planned on the whole SOC grid, then cut to the run's window:
     # only the chunks that meet the window are read, computed and written.
     whole_landuse = _open_landuse(config, whole, whole_grid)
     assumptions: list[str] = [*whole_soc.assumptions, *whole_landuse.assumptions]
-    regions, report = _open_regions(config, whole_grid)
-    win, extent = run_window(whole_grid, config.extent, regions)
     grid = whole_grid.window(win.row0, win.row1, win.col0, win.col1)
     soc = crop_soc(whole_soc, win)
     stock = soc.stock
