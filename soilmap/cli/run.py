@@ -21,13 +21,13 @@ from soilmap.pipeline.run import run as run_pipeline
 
 @click.command("run")
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--soc", type=click.Path(path_type=Path), help="SOC stock raster (0-30 cm).")
+@click.option("--soc", type=click.Path(path_type=str), help="SOC stock raster (0-30 cm).")
 @click.option(
     "--soc-units",
     help="Units of the SOC stock, e.g. 't C ha-1' or 'kg C m-2' "
     "(required unless the file states them).",
 )
-@click.option("--landcover", type=click.Path(path_type=Path), help="Land-cover class raster.")
+@click.option("--landcover", type=click.Path(path_type=str), help="Land-cover class raster.")
 @click.option(
     "--landcover-scheme",
     help="Class-table preset (see `soilmap schemes`) or a table file (.csv/.yaml).",
@@ -40,7 +40,7 @@ from soilmap.pipeline.run import run as run_pipeline
 )
 @click.option(
     "--exclude",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=str),
     multiple=True,
     help="Vector mask (protected areas, peat, urban ...) whose area is excluded; repeat.",
 )
@@ -50,7 +50,10 @@ from soilmap.pipeline.run import run as run_pipeline
     help="Land-cover codes missing from the table: fail (default) or exclude.",
 )
 @click.option(
-    "--regions", type=click.Path(path_type=Path), help="Region polygons (any vector format)."
+    "--regions",
+    type=click.Path(path_type=str),
+    help="Region polygons (any vector format; optional: without them the table has one "
+    "row per land-use group for the whole extent).",
 )
 @click.option("--region-id", help="Field with a unique region id.")
 @click.option("--region-name", help="Field with the region name.")
@@ -77,6 +80,21 @@ from soilmap.pipeline.run import run as run_pipeline
     "[default: cropland grassland pasture paddy forest].",
 )
 @click.option("--scenario-name", help="Name of the scenario [default: 4p1000].")
+@click.option(
+    "--extent",
+    type=click.Choice(["regions", "raster"]),
+    help="Cells the run covers: the regions' bounding box, snapped outward to whole SOC "
+    "cells (default), or the whole SOC raster.",
+)
+@click.option(
+    "--bbox",
+    type=float,
+    nargs=4,
+    metavar="W S E N",
+    help="Cover this window instead (in the SOC CRS, or in --bbox-crs), snapped outward to "
+    "whole SOC cells.",
+)
+@click.option("--bbox-crs", help="CRS of --bbox, e.g. EPSG:4326 [default: the SOC CRS].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
 @compress_option(default=None)

@@ -8,8 +8,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from soilmap.config.sections import LandcoverConfig, OutputConfig, RegionsConfig
+from soilmap.config.sections import (
+    EXTENT_KEYS,
+    LandcoverConfig,
+    OutputConfig,
+    RegionsConfig,
+    extent_config,
+)
 from soilmap.errors import ConfigError, InputNotFoundError
+from soilmap.io.paths import input_path
 from soilmap.options import get_options
 from soilmap.scenario.model import Saturation, Scenario
 from soilmap.soc.spec import SocSpec
@@ -79,13 +86,13 @@ def _scenario(table: Any, base: Path, where: str) -> Scenario:
         if key in sc:
             sc[key] = tuple(sc[key])
     if "rate_raster" in sc:
-        sc["rate_raster"] = base / sc["rate_raster"]
+        sc["rate_raster"] = input_path(sc["rate_raster"], base)
     if "saturation" in sc:
         sat = _section({"saturation": sc["saturation"]}, "saturation", _SATURATION_KEYS, where)
         if "fine_fraction" in sat:
             sat["fine_fraction"] = _paths(base, sat["fine_fraction"])
         if "stock" in sat:
-            sat["stock"] = base / sat["stock"]
+            sat["stock"] = input_path(sat["stock"], base)
         sc["saturation"] = Saturation(**sat)
     return Scenario(**sc)
 
@@ -104,7 +111,7 @@ def _section(data: Mapping[str, Any], name: str, allowed: set[str], where: str) 
 
 def _paths(base: Path, value: Any) -> tuple[Path, ...]:
     values = value if isinstance(value, list | tuple) else [value]
-    return tuple(base / str(v) for v in values)
+    return tuple(input_path(str(v), base) for v in values)
 
 
 _LANDCOVER_KEYS = {"path", "scheme", "unknown", "method", "exclude", "exclude_rasters"}
@@ -132,7 +139,7 @@ def _landcover_config(data: Mapping[str, Any], base: Path, where: str) -> Landco
     if Path(scheme).suffix.lower() in (".csv", ".yaml", ".yml"):
         scheme = str(base / scheme)
     return LandcoverConfig(
-        path=base / lc["path"],
+        path=input_path(lc["path"], base),
         scheme=scheme,
         unknown=lc.get("unknown", "error"),
         method=lc.get("method", "area"),
@@ -141,13 +148,15 @@ def _landcover_config(data: Mapping[str, Any], base: Path, where: str) -> Landco
     )
 
 
-def _regions_config(data: Mapping[str, Any], base: Path, where: str) -> RegionsConfig:
-    """The ``[regions]`` section (required)."""
+def _regions_config(data: Mapping[str, Any], base: Path, where: str) -> RegionsConfig | None:
+    """The ``[regions]`` section, or None (a run over the whole extent) without one."""
     rg = _section(data, "regions", _REGIONS_KEYS, where)
+    if "regions" not in data:
+        return None
     if "path" not in rg or "id_field" not in rg:
         raise ConfigError(f"{where}: [regions] needs path and id_field.")
     return RegionsConfig(
-        path=base / rg["path"],
+        path=input_path(rg["path"], base),
         id_field=rg["id_field"],
         name_field=rg.get("name_field"),
         layer=rg.get("layer"),
@@ -174,7 +183,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
         spec = {**soc, **layers}
         for key in ("stock", "lower", "upper", "sd", "relative_uncertainty"):
             if key in spec:
-                spec[key] = base / spec[key]
+                spec[key] = input_path(spec[key], base)
         for key in ("content", "bulk_density", "coarse_fragments"):
             if key in spec:
                 spec[key] = _paths(base, spec[key])
@@ -195,7 +204,9 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
             overwrite=bool(out.get("overwrite", False)),
             compress=out.get("compress", get_options()["compress"]),
         )
-        run = _section(data, "run", {"chunks", "scheduler", "workers", "memory_limit"}, where)
+        run = _section(
+            data, "run", {"chunks", "scheduler", "workers", "memory_limit"} | EXTENT_KEYS, where
+        )
         chunks = run.get("chunks")
         if isinstance(chunks, list):
             chunks = tuple(chunks)
@@ -213,6 +224,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
         scheduler=run.get("scheduler"),
         workers=run.get("workers"),
         memory_limit=run.get("memory_limit"),
+        extent=extent_config(run, where),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from soilmap.config.read import read_fields, run_fields
 from soilmap.config.sections import (
+    ExtentConfig,
     LandcoverConfig,
     OutputConfig,
     RegionsConfig,
@@ -17,6 +18,7 @@ from soilmap.config.sections import (
     soc_paths,
 )
 from soilmap.errors import ConfigError, InputNotFoundError
+from soilmap.io.paths import check_virtual, input_path, is_virtual
 from soilmap.scenario.model import Scenario
 
 __all__ = ["FLAGS", "RunConfig", "config_from_mapping", "load_config"]
@@ -27,7 +29,8 @@ class RunConfig:
     """Everything one run needs."""
 
     soc: SocConfig
-    regions: RegionsConfig
+    #: None: no zonal regions (maps, and one table row per group for the whole extent).
+    regions: RegionsConfig | None
     output: OutputConfig
     landcover: LandcoverConfig | None = None
     scenarios: tuple[Scenario, ...] = field(default_factory=lambda: (Scenario(),))
@@ -36,6 +39,8 @@ class RunConfig:
     scheduler: str | None = None
     workers: int | None = None
     memory_limit: str | None = None
+    #: The cells the run covers (default: the regions' bounding box).
+    extent: ExtentConfig = field(default_factory=ExtentConfig)
 
     def __post_init__(self) -> None:
         if not self.scenarios:
@@ -95,12 +100,16 @@ class RunConfig:
             if sc.saturation is not None:
                 sat = sc.saturation
                 paths += [*sat.fine_fraction, *([sat.stock] if sat.stock else [])]
-        paths.append(self.regions.path)
+        if self.regions is not None:
+            paths.append(self.regions.path)
         return list(dict.fromkeys(paths))
 
     def check_inputs_exist(self) -> None:
         """Raise :class:`~soilmap.errors.InputNotFoundError` naming every missing input."""
-        missing = [str(p) for p in self.input_paths() if not Path(p).exists()]
+        for p in self.input_paths():
+            if is_virtual(p):  # URLs and /vsi* paths: GDAL says if they can be read
+                check_virtual(p, "input")
+        missing = [str(p) for p in self.input_paths() if not is_virtual(p) and not Path(p).exists()]
         if missing:
             base = f" (relative to {self.source.parent})" if self.source else ""
             raise InputNotFoundError(
@@ -151,6 +160,9 @@ FLAGS = (
     "scheduler",
     "workers",
     "memory_limit",
+    "extent",
+    "bbox",
+    "bbox_crs",
 )
 _MULTIPLE = ("exclude", "horizon", "eligible")
 
@@ -170,11 +182,11 @@ def _flag_landcover(cfg: RunConfig | None, o: Mapping[str, Any]) -> LandcoverCon
                 "file; see `soilmap schemes`)."
             )
         return LandcoverConfig(
-            path=Path(o["landcover"]),
+            path=input_path(o["landcover"]),
             scheme=o["landcover_scheme"],
             unknown=o["unknown_classes"] or "error",
             method=o["landcover_method"] or "area",
-            exclude=tuple(o["exclude"]),
+            exclude=tuple(input_path(e) for e in o["exclude"]),
         )
     if o["landcover_scheme"] or o["unknown_classes"] or o["landcover_method"] or o["exclude"]:
         if landcover is None:
@@ -184,9 +196,22 @@ def _flag_landcover(cfg: RunConfig | None, o: Mapping[str, Any]) -> LandcoverCon
             scheme=o["landcover_scheme"] or landcover.scheme,
             unknown=o["unknown_classes"] or landcover.unknown,
             method=o["landcover_method"] or landcover.method,
-            exclude=landcover.exclude + tuple(o["exclude"]),
+            exclude=landcover.exclude + tuple(input_path(e) for e in o["exclude"]),
         )
     return landcover
+
+
+def _flag_extent(cfg: RunConfig | None, o: Mapping[str, Any]) -> ExtentConfig:
+    """``--extent raster|regions``, ``--bbox W S E N`` and ``--bbox-crs`` over the file's."""
+    base = cfg.extent if cfg else ExtentConfig()
+    if o["bbox"]:
+        box = tuple(float(v) for v in o["bbox"])
+        return ExtentConfig(mode="bbox", bbox=box, crs=o["bbox_crs"])  # type: ignore[arg-type]
+    if o["bbox_crs"]:
+        raise ConfigError("--bbox-crs needs --bbox W S E N.")
+    if o["extent"]:
+        return ExtentConfig(mode=o["extent"])
+    return base
 
 
 def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
@@ -198,23 +223,21 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
     o |= {k: tuple(flags.get(k) or ()) for k in _MULTIPLE}
     o["overwrite"] = bool(o["overwrite"])
     if cfg is None:
-        missing = [
-            f"--{k.replace('_', '-')}" for k in ("soc", "regions", "region_id", "out") if not o[k]
-        ]
+        missing = [f"--{k.replace('_', '-')}" for k in ("soc", "out") if not o[k]]
         if missing:
             raise ConfigError(
                 f"give a config file (soilmap run CONFIG.toml) or at least {', '.join(missing)}."
             )
     soc = cfg.soc if cfg else None
     if o["soc"]:
-        soc = SocConfig(stock=Path(o["soc"]), units=o["soc_units"])
+        soc = SocConfig(stock=input_path(o["soc"]), units=o["soc_units"])
     elif o["soc_units"] and soc is not None:
         soc = replace(soc, units=o["soc_units"])
     landcover = _flag_landcover(cfg, o)
     regions = cfg.regions if cfg else None
     if o["regions"]:
         regions = RegionsConfig(
-            path=Path(o["regions"]),
+            path=input_path(o["regions"]),
             id_field=o["region_id"] or "",
             name_field=o["region_name"],
             layer=o["regions_layer"],
@@ -232,6 +255,8 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
             layer=o["regions_layer"] or regions.layer,
             duplicate_ids=o["duplicate_ids"] or regions.duplicate_ids,
         )
+    elif o["region_id"] or o["region_name"] or o["regions_layer"] or o["regions_crs"]:
+        raise ConfigError("--region-id/--region-name/--regions-layer need --regions PATH.")
     output = cfg.output if cfg else OutputConfig(dir=Path(o["out"]))
     output = replace(
         output,
@@ -257,8 +282,8 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
         eligible=tuple(o["eligible"]),
         name=o["scenario_name"],
     )
-    if soc is None or regions is None:  # the checks above make this unreachable
-        raise ConfigError("give --soc and --regions, or a config file.")
+    if soc is None:  # the checks above make this unreachable
+        raise ConfigError("give --soc, or a config file.")
     run_opts = {
         k: (o[k] if o[k] is not None else getattr(cfg, k, None))
         for k in ("scheduler", "workers", "memory_limit")
@@ -271,6 +296,7 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
         scenarios=(scenario,) if not cfg or len(cfg.scenarios) == 1 else cfg.scenarios,
         chunks=cfg.chunks if cfg else None,
         source=cfg.source if cfg else None,
+        extent=_flag_extent(cfg, o),
         **run_opts,
     )
 

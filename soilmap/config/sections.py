@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from soilmap.errors import ConfigError
 from soilmap.options import CODECS, Codec, get_options
 from soilmap.soc.spec import SocSpec
 
-__all__ = ["LandcoverConfig", "OutputConfig", "RegionsConfig", "SocConfig", "soc_paths"]
+__all__ = [
+    "EXTENT_KEYS",
+    "ExtentConfig",
+    "LandcoverConfig",
+    "OutputConfig",
+    "RegionsConfig",
+    "SocConfig",
+    "extent_config",
+    "soc_paths",
+]
 
 #: The ``[soc]`` section: see :class:`soilmap.soc.spec.SocSpec`.
 SocConfig = SocSpec
@@ -82,3 +93,52 @@ class OutputConfig:
             raise ConfigError(
                 f"compress must be one of {', '.join(CODECS)}, not {self.compress!r}."
             )
+
+
+#: Keys of the ``[run]`` section that set the extent of a run.
+EXTENT_KEYS = {"extent", "bbox", "bbox_crs"}
+
+
+@dataclass(frozen=True)
+class ExtentConfig:
+    """Which cells a run covers.
+
+    ``"regions"`` (the default): the bounding box of the regions, snapped outward to
+    whole SOC cells (the whole raster when a run has no regions); ``"raster"``: the
+    whole SOC raster; ``"bbox"``: the window ``bbox`` = (west, south, east, north),
+    in the SOC CRS or in ``crs``, snapped outward to whole cells.
+    """
+
+    mode: Literal["regions", "raster", "bbox"] = "regions"
+    bbox: tuple[float, float, float, float] | None = None
+    crs: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("regions", "raster", "bbox"):
+            raise ConfigError(f"extent must be 'regions' or 'raster', not {self.mode!r}.")
+        if (self.mode == "bbox") != (self.bbox is not None):
+            raise ConfigError("give a bbox (W S E N) for a bbox extent, and only then.")
+        if self.crs is not None and self.bbox is None:
+            raise ConfigError("bbox_crs (--bbox-crs) needs a bbox (--bbox W S E N).")
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            if len(self.bbox) != 4 or not all(math.isfinite(v) for v in self.bbox):
+                raise ConfigError(f"bbox must be 4 finite numbers W S E N, not {self.bbox!r}.")
+            if not (w < e and s < n):
+                raise ConfigError(
+                    f"bbox {list(self.bbox)} is empty or inverted: give west < east and "
+                    "south < north (W S E N)."
+                )
+
+
+def extent_config(run: Mapping[str, Any], where: str) -> ExtentConfig:
+    """The extent from the ``extent``, ``bbox`` and ``bbox_crs`` keys of ``[run]``."""
+    bbox = run.get("bbox")
+    mode = run.get("extent", "bbox" if bbox is not None else "regions")
+    try:
+        box = tuple(float(v) for v in bbox) if bbox is not None else None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: bbox must be [W, S, E, N] numbers ({exc}).") from exc
+    if box is not None and len(box) != 4:
+        raise ConfigError(f"{where}: bbox must be [W, S, E, N], not {bbox!r}.")
+    return ExtentConfig(mode=mode, bbox=box, crs=run.get("bbox_crs"))

@@ -29,6 +29,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 
 from soilmap.errors import CRSError, InputError, InputNotFoundError
 from soilmap.grid import Grid
+from soilmap.io.paths import check_virtual, gdal_path, is_virtual
 from soilmap.meta import append_history
 from soilmap.options import get_options
 
@@ -86,6 +87,11 @@ def tile_aligned_chunks(
 
 
 def _describe_open_error(path: Path, exc: Exception) -> InputError:
+    if is_virtual(path):
+        return InputNotFoundError(
+            f"{gdal_path(path)}: GDAL cannot read it as a raster ({exc}). Check the URL or "
+            "path, the network and, for object stores, the credentials."
+        )
     return InputError(
         f"{path}: cannot be read as a raster ({exc}). Check that it is a GeoTIFF or another "
         "GDAL-readable raster and that the file is complete (re-download it if needed)."
@@ -94,6 +100,10 @@ def _describe_open_error(path: Path, exc: Exception) -> InputError:
 
 def _check_path(path: str | os.PathLike, what: str) -> Path:
     p = Path(path)
+    if is_virtual(p):
+        # URLs and /vsi* paths: GDAL says whether they exist (and why not).
+        check_virtual(p, what)
+        return p
     if not p.exists():
         raise InputNotFoundError(
             f"{what} {str(p)!r} does not exist. Check the path (relative paths in a config file "
@@ -130,7 +140,7 @@ def read_layout(path: str | os.PathLike, *, band: int = 1, what: str = "raster")
     """
     p = _check_path(path, what)
     try:
-        with gdal_env(), rasterio.open(p) as src:
+        with gdal_env(), rasterio.open(gdal_path(p)) as src:
             if band < 1 or band > src.count:
                 raise InputError(f"{p}: has {src.count} band(s); band {band} was asked for.")
             if src.crs is None:
@@ -172,7 +182,7 @@ def _open_lazy(layout: RasterLayout, band: int, chunks: ChunkSpec, masked: bool)
         )
     try:
         da = rioxarray.open_rasterio(
-            layout.path,
+            gdal_path(layout.path),
             chunks={"band": 1, "y": chunks[0], "x": chunks[1]},
             masked=masked,
             lock=False,
@@ -236,7 +246,7 @@ def open_raster(
     unit = units or layout.units
     if not unit:
         raise UnitsError(
-            f"{what} {str(layout.path)!r} does not state its units. Declare them "
+            f"{what} {gdal_path(layout.path)!r} does not state its units. Declare them "
             "(e.g. --soc-units 't C ha-1', or units = '...' in the config file)."
         )
     da = _open_lazy(layout, band, chunks, masked=True)
@@ -248,11 +258,11 @@ def open_raster(
     da.attrs = {
         "units": unit,
         "long_name": long_name or layout.path.stem,
-        "source": str(layout.path),
+        "source": gdal_path(layout.path),
     }
     da.name = layout.path.stem
     da.encoding = {}
-    return append_history(da, f"open_raster({str(layout.path)!r}, units={unit!r})")
+    return append_history(da, f"open_raster({gdal_path(layout.path)!r}, units={unit!r})")
 
 
 def open_categorical(
@@ -262,24 +272,27 @@ def open_categorical(
     chunks: ChunkSpec = None,
     what: str = "land cover",
 ) -> xr.DataArray:
-    """Open a class-code raster lazily, keeping its integer codes (no masking).
+    """Open a class-code raster lazily, keeping its codes as stored (no masking).
 
     The file's nodata value, if any, is kept in ``attrs["nodata"]``; class tables
-    decide what each code means.
+    decide what each code means.  Float rasters (class maps written by R or GEE)
+    are opened as they are: the land-use stage checks that their codes are whole
+    numbers (:func:`soilmap.landuse.codes.float_codes`).
     """
     layout = read_layout(path, band=band, what=what)
-    if not np.issubdtype(np.dtype(layout.dtype), np.integer):
+    kind = np.dtype(layout.dtype).kind
+    if kind not in "iuf":
         raise InputError(
-            f"{what} {str(layout.path)!r} holds {layout.dtype} values, not integer class codes. "
-            "Pass the land-cover class raster itself (one integer code per cell)."
+            f"{what} {gdal_path(layout.path)!r} holds {layout.dtype} values, not class codes. "
+            "Pass the land-cover class raster itself (one code per cell)."
         )
     da = _open_lazy(layout, band, chunks, masked=False)
     da.attrs = {
-        "source": str(layout.path),
+        "source": gdal_path(layout.path),
         "long_name": layout.path.stem,
         "units": "1",
         "nodata": layout.nodata,
     }
     da.name = layout.path.stem
     da.encoding = {}
-    return append_history(da, f"open_categorical({str(layout.path)!r})")
+    return append_history(da, f"open_categorical({gdal_path(layout.path)!r})")

@@ -23,6 +23,7 @@ import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from soilmap.errors import CRSError, InputError, InputNotFoundError
+from soilmap.io.paths import check_virtual, gdal_path, is_virtual
 
 __all__ = [
     "EMISSIONS",
@@ -151,7 +152,7 @@ def read_regions(
     out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=gdf.crs), crs=gdf.crs)
     unnamed = tuple(out["region_id"][out["region_id"] == out["region_name"]]) if name_field else ()
     report = RegionsReport(
-        path=str(p),
+        path=gdal_path(p),
         layer=layer,
         count=len(out),
         source_crs=_crs_label(gdf.crs),
@@ -193,10 +194,12 @@ def _read_checked(
     bool
         Whether the CRS was assumed.
     """
-    if not p.exists():
+    if is_virtual(p):
+        check_virtual(p, "regions file")  # URLs and /vsi* paths: GDAL's own answer
+    elif not p.exists():
         raise InputNotFoundError(f"regions file {str(p)!r} does not exist. Check the path.")
     try:
-        gdf = gpd.read_file(p, layer=layer, engine="pyogrio", fid_as_index=fid_as_index)
+        gdf = gpd.read_file(gdal_path(p), layer=layer, engine="pyogrio", fid_as_index=fid_as_index)
     except (DataSourceError, DataLayerError, pyogrio.errors.FieldTypeError) as exc:
         raise InputError(f"regions file {str(p)!r} cannot be read ({exc}).") from exc
     names = [c for c in gdf.columns if c != gdf.geometry.name]

@@ -37,6 +37,7 @@ from soilmap._geodesy import band_area
 from soilmap.errors import UnknownClassError
 from soilmap.grid import Grid
 from soilmap.io.raster import gdal_env
+from soilmap.landuse.codes import float_codes, is_float_codes
 from soilmap.landuse.table import LUT_NODATA, LUT_UNKNOWN, GroupIndexer
 
 # Extra source pixels read around a sampled footprint: sub-points never fall
@@ -134,6 +135,9 @@ def _read_bins(plan: _Plan, ds, rows: tuple[int, int], cols: tuple[int, int]):
     """Codes of a source window and their bins: 0 none, 1..G groups, 255 unknown."""
     window = Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0])
     codes = ds.read(plan.band, window=window)
+    if is_float_codes(codes.dtype):  # NaN for nodata; non-integral values refused
+        nodata = ds.nodatavals[plan.band - 1]
+        codes = float_codes(codes, nodata, plan.what, offset=(rows[0], cols[0]))
     if codes.size and codes.min() == codes.max():  # e.g. all nodata: one lookup, no copy
         return codes, np.broadcast_to(_read_bins_general(plan, codes[:1, :1]), codes.shape)
     if codes.dtype.kind == "u" and codes.dtype.itemsize <= 2:

@@ -24,6 +24,7 @@ import xarray as xr
 from soilmap.errors import InputError, UnknownClassError
 from soilmap.grid import Grid, check_same_grid
 from soilmap.io.raster import read_layout, tile_aligned_chunks
+from soilmap.landuse.codes import float_codes, is_float_codes
 from soilmap.landuse.table import ALL_LAND, LUT_NODATA, LUT_UNKNOWN, ClassTable, GroupIndexer
 from soilmap.meta import append_history
 
@@ -45,8 +46,19 @@ NODATA_CODE = 255
 
 
 def _group_index_block(
-    block: np.ndarray, indexer: GroupIndexer, table_desc: str, source: str, dtype: str
+    block: np.ndarray,
+    indexer: GroupIndexer,
+    table_desc: str,
+    source: str,
+    dtype: str,
+    float_nodata: float | None = None,
+    block_info: dict | None = None,
 ) -> np.ndarray:
+    if is_float_codes(block.dtype):
+        # Float codes (R, GEE): checked whole and mapped to NaN for nodata in this pass.
+        loc = block_info[0]["array-location"] if block_info else ((0, 0), (0, 0))
+        offset = (loc[0][0], loc[1][0])
+        block = float_codes(block, float_nodata, f"land cover {source!r}", offset=offset)
     idx = indexer(block)
     unknown = idx == LUT_UNKNOWN
     if unknown.any():
@@ -112,8 +124,10 @@ def group_index_from_classes(
     indexer = table.code_to_group_index(unknown)
     file_nodata = classes.attrs.get("nodata")
     lut = indexer.lut
+    is_float = is_float_codes(classes.dtype)
     if (
         file_nodata is not None
+        and not is_float
         and 0 <= int(file_nodata) < len(lut)
         and int(file_nodata) not in table.codes
     ):
@@ -128,7 +142,10 @@ def group_index_from_classes(
     if not isinstance(data, dsa.Array):
         data = dsa.from_array(np.asarray(data), chunks=data.shape)
     desc = f"{table.name!r} ({table.source})"
-    idx = data.map_blocks(_group_index_block, indexer, desc, source, dtype, dtype=dtype)
+    float_nodata = file_nodata if is_float and file_nodata is not None else None
+    idx = data.map_blocks(
+        _group_index_block, indexer, desc, source, dtype, float_nodata, dtype=dtype
+    )
     out = xr.DataArray(idx, dims=("y", "x"), coords={"y": classes["y"], "x": classes["x"]})
     out = out.rio.write_crs(classes.rio.crs)
     out.attrs = {

@@ -36,6 +36,7 @@ from soilmap.errors import (
     NoOverlapError,
 )
 from soilmap.grid import Grid, check_chunks
+from soilmap.io.paths import check_virtual, gdal_path, is_virtual
 from soilmap.io.raster import read_layout
 from soilmap.landuse.regrid import _check_integer, _split, fraction_array
 from soilmap.landuse.table import LUT_NODATA, GroupIndexer
@@ -192,6 +193,8 @@ def raster_mask_fraction(
         lut[sorted(excluded)] = 0
         fill = 1
     nodata = layout.nodata
+    if np.dtype(layout.dtype).kind == "f":
+        nodata = None  # float codes: nodata becomes NaN when each window is read
     if nodata is not None and (not float(nodata).is_integer() or int(nodata) in excluded):
         nodata = None
     if nodata is not None and 0 <= int(nodata) < len(lut):
@@ -284,11 +287,13 @@ def _read_polygons(
         gdf, name = source, "GeoDataFrame"
     else:
         path = Path(source)
-        name = repr(str(path))
-        if not path.exists():
+        name = repr(gdal_path(path))
+        if is_virtual(path):
+            check_virtual(path, "mask file")
+        elif not path.exists():
             raise InputNotFoundError(f"mask file {name} does not exist. Check the path.")
         try:
-            gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+            gdf = gpd.read_file(gdal_path(path), layer=layer, engine="pyogrio")
         except (DataSourceError, DataLayerError, pyogrio.errors.FieldTypeError) as exc:
             raise InputError(f"mask file {name} cannot be read ({exc}).") from exc
     if len(gdf) == 0:

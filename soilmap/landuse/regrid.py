@@ -68,6 +68,7 @@ from pyproj import CRS, Transformer
 
 from soilmap.errors import CRSError, InputError, NoOverlapError
 from soilmap.grid import Grid, check_chunks
+from soilmap.io.paths import gdal_path
 from soilmap.io.raster import RasterLayout, open_categorical, read_layout
 from soilmap.landuse._kernels import (
     _UNKNOWN_BIN,
@@ -77,6 +78,7 @@ from soilmap.landuse._kernels import (
     _to_source_px,
     _transformer,
 )
+from soilmap.landuse.codes import is_float_codes
 from soilmap.landuse.fractions import fractions_from_index, group_index_from_classes
 from soilmap.landuse.table import ClassTable, GroupIndexer
 from soilmap.meta import append_history
@@ -212,7 +214,9 @@ def class_fractions_and_index(
         out.attrs["method"] = "same-grid"
         return out, index
     nodata = layout.nodata
-    if nodata is not None and (not float(nodata).is_integer() or int(nodata) in table.codes):
+    if is_float_codes(layout.dtype):
+        nodata = None  # float codes: nodata becomes NaN when each window is read
+    elif nodata is not None and (not float(nodata).is_integer() or int(nodata) in table.codes):
         nodata = None  # a code the table lists is a class, whatever the file says
     fix = (
         "Add them to a table file (--landcover-scheme my_table.csv; start from `soilmap "
@@ -312,7 +316,7 @@ def fraction_array(
         unit = reference.crs.axis_info[0].unit_conversion_factor
         ellipsoid = (ell.semi_major_metre, ell.semi_minor_metre, unit)
     plan = _Plan(
-        path=str(layout.path),
+        path=gdal_path(layout.path),
         band=band,
         source=src,
         reference=reference,
@@ -342,7 +346,8 @@ def _samples(step_px: float, lattice: int) -> int:
 
 
 def _check_integer(layout: RasterLayout, what: str) -> None:
-    if not np.issubdtype(np.dtype(layout.dtype), np.integer):
+    # Float codes are checked block by block (soilmap.landuse.codes).
+    if np.dtype(layout.dtype).kind not in "iuf":
         raise InputError(
             f"{what} {str(layout.path)!r} holds {layout.dtype} values, not integer class codes. "
             "Pass the class raster itself (one integer code per cell), or convert it "

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from soilmap._version import __version__
+from soilmap.io.paths import describe_remote, gdal_path, is_network, is_virtual, local_archive
 
 __all__ = ["describe_inputs", "software_versions", "write_json"]
 
@@ -51,14 +52,37 @@ def sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def describe_inputs(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    """Path, size and SHA-256 of each input file (and of a shapefile's side files)."""
-    out = []
+    """Path, size and SHA-256 of each input file (and of a shapefile's side files).
+
+    A network input (URL, ``/vsis3/`` ...) is described by its size, ETag and
+    Last-Modified instead (it is not downloaded to be hashed); a file inside a local
+    archive by the archive's size and SHA-256.
+    """
+    out: list[dict[str, Any]] = []
     for p in paths:
+        if is_virtual(p):
+            out.append(_describe_virtual(p))
+            continue
         for f in _sidecars(Path(p)):
             out.append(
                 {"path": str(f.resolve()), "size_bytes": f.stat().st_size, "sha256": sha256(f)}
             )
     return out
+
+
+def _describe_virtual(p: Path) -> dict[str, Any]:
+    """A URL by its size, ETag and Last-Modified; a file in a local archive by the archive."""
+    archive = local_archive(p)
+    if archive is not None:
+        return {
+            "path": gdal_path(p),
+            "archive": str(archive.resolve()),
+            "size_bytes": archive.stat().st_size,
+            "sha256": sha256(archive),
+        }
+    if is_network(p):
+        return describe_remote(p)
+    return {"path": gdal_path(p)}
 
 
 def software_versions() -> dict[str, str]:

@@ -14,7 +14,7 @@ here, before anything is computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dask
@@ -24,11 +24,20 @@ import xarray as xr
 
 from soilmap.areas import cell_area_ha
 from soilmap.config import RunConfig
-from soilmap.grid import Grid, dask_chunks
+from soilmap.config.sections import soc_paths
+from soilmap.grid import Grid, check_same_grid, dask_chunks
+from soilmap.io.raster import read_layout
 from soilmap.io.vector import RegionsReport, read_regions
 from soilmap.keys import Bound, LayerKey
 from soilmap.landuse.table import ClassTable
 from soilmap.landuse.value import LandUse, all_land, landuse_on_grid
+from soilmap.pipeline.extent import (
+    crop,
+    crop_landuse,
+    crop_soc,
+    run_window,
+    whole_extent_regions,
+)
 from soilmap.scenario.inputs import rate_raster, saturation_stock
 from soilmap.scenario.project import Projection, project
 from soilmap.soc.open import open_soc
@@ -81,6 +90,8 @@ class Plan:
     assumptions: list[str] = field(default_factory=list)
     soc: SocInputs | None = None
     bound_projections: dict[tuple[str, Bound], Projection] = field(default_factory=dict)
+    #: The run's window on the SOC grid (mode, rows, columns, bounds), for run.json.
+    extent: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fractions(self) -> xr.DataArray:
@@ -211,16 +222,13 @@ def _open_landuse(config: RunConfig, stock: xr.DataArray, grid: Grid) -> LandUse
     return landuse.on_coords_of(stock)
 
 
-def _plan(config: RunConfig) -> Plan:
-    config.check_inputs_exist()
-    soc = open_stock(config)
-    stock = soc.stock
-    grid = Grid.from_dataarray(stock, what="SOC")
-    stock_chunks = dask_chunks(stock)
-    chunks = (stock_chunks[0][0], stock_chunks[1][0])
-    landuse = _open_landuse(config, stock, grid)
-    assumptions: list[str] = [*soc.assumptions, *landuse.assumptions]
+def _open_regions(
+    config: RunConfig, grid: Grid
+) -> tuple[gpd.GeoDataFrame | None, RegionsReport | None]:
+    """The regions on the SOC grid's CRS, or (None, None) for a run without regions."""
     rc = config.regions
+    if rc is None:
+        return None, None
     regions, report = read_regions(
         rc.path,
         id_field=rc.id_field,
@@ -231,9 +239,39 @@ def _plan(config: RunConfig) -> Plan:
         duplicate_ids=rc.duplicate_ids,
         emissions_field=rc.emissions_field,
     )
-    regions = regions_on_grid(regions, grid, what=f"{str(rc.path)!r}")
-    area = _on_grid_of(cell_area_ha(grid, chunks=chunks), stock)
-    area = area.chunk({"y": stock_chunks[0], "x": stock_chunks[1]})
+    return regions_on_grid(regions, grid, what=f"{str(rc.path)!r}"), report
+
+
+def _plan(config: RunConfig) -> Plan:
+    config.check_inputs_exist()
+    # The window first (from the SOC header and the regions), so that even the unit
+    # check's sample reads only cells of the run's extent.
+    whole_grid = read_layout(soc_paths(config.soc)[0], what="SOC").grid
+    regions, report = _open_regions(config, whole_grid)
+    win, extent = run_window(whole_grid, config.extent, regions)
+    spec = replace(config.soc, sample_window=(win.row0, win.row1, win.col0, win.col1))
+    whole_soc = open_soc(spec, chunks=config.chunks)
+    whole = whole_soc.stock
+    check_same_grid(
+        whole_grid, Grid.from_dataarray(whole, what="SOC"), what="SOC", reference_name="SOC"
+    )
+    stock_chunks = dask_chunks(whole)
+    chunks = (stock_chunks[0][0], stock_chunks[1][0])
+    # Every layer is planned on the whole SOC grid, then cut to the run's window:
+    # only the chunks that meet the window are read, computed and written.
+    whole_landuse = _open_landuse(config, whole, whole_grid)
+    assumptions: list[str] = [*whole_soc.assumptions, *whole_landuse.assumptions]
+    grid = whole_grid.window(win.row0, win.row1, win.col0, win.col1)
+    soc = crop_soc(whole_soc, win)
+    stock = soc.stock
+    landuse = crop_landuse(whole_landuse, win)
+    if regions is None or report is None:
+        regions, report = whole_extent_regions(grid)
+        assumptions.append(
+            "no regions given: the zonal table has one region, 'all', the run's whole extent"
+        )
+    area = _on_grid_of(cell_area_ha(whole_grid, chunks=chunks), whole)
+    area = crop(area.chunk({"y": stock_chunks[0], "x": stock_chunks[1]}), win)
 
     nested = len(config.scenarios) > 1
     layers: dict[LayerKey, xr.DataArray] = {LayerKey("soc_stock"): stock}
@@ -246,10 +284,14 @@ def _plan(config: RunConfig) -> Plan:
     projections: dict[str, Projection] = {}
     bound_projections: dict[tuple[str, Bound], Projection] = {}
     for sc in config.scenarios:
-        rate = rate_raster(sc, chunks, grid) if sc.rate_raster is not None else None
-        cap = saturation_stock(soc, sc, grid, chunks) if sc.saturation is not None else None
-        rate = _on_grid_of(rate, stock) if rate is not None else None
-        cap = _on_grid_of(cap, stock) if cap is not None else None
+        rate = rate_raster(sc, chunks, whole_grid) if sc.rate_raster is not None else None
+        cap = (
+            saturation_stock(whole_soc, sc, whole_grid, chunks)
+            if sc.saturation is not None
+            else None
+        )
+        rate = crop(_on_grid_of(rate, whole), win) if rate is not None else None
+        cap = crop(_on_grid_of(cap, whole), win) if cap is not None else None
         if cap is not None:
             layers[LayerKey("saturation_stock", sc.name)] = cap
         # The bounds go through the same projection as the stock itself.
@@ -288,4 +330,5 @@ def _plan(config: RunConfig) -> Plan:
         assumptions=assumptions,
         soc=soc,
         bound_projections=bound_projections,
+        extent=extent,
     )

@@ -84,7 +84,9 @@ def _open(
     )
 
 
-def _sample(opened: Sequence[OpenedLayer], cells: int) -> tuple[list[np.ndarray], str]:
+def _sample(
+    opened: Sequence[OpenedLayer], cells: int, window: tuple[int, int, int, int] | None = None
+) -> tuple[list[np.ndarray], str]:
     """Bounded eager sample of each layer, cleaned by the same rules."""
     return sample_layers(
         [o.path for o in opened],
@@ -92,6 +94,7 @@ def _sample(opened: Sequence[OpenedLayer], cells: int) -> tuple[list[np.ndarray]
         rules=[o.rules for o in opened],
         scales=[o.match.layer.scale if o.match else 1.0 for o in opened],
         max_cells=cells,
+        window=window,
     )
 
 
@@ -195,7 +198,7 @@ def _open_properties(spec: SocSpec, chunks: ChunkSpec, res: SocInputs) -> xr.Dat
     _same_grid(content[0].data, [*content[1:], *bd, *cf], f"carbon layer {content[0].path.name!r}")
     all_layers = [*content, *bd, *cf]
     if spec.unit_check != "off":
-        samples, how = _sample(all_layers, spec.sample_cells)
+        samples, how = _sample(all_layers, spec.sample_cells, spec.sample_window)
         got = dict(zip(map(id, all_layers), samples, strict=True))
         # Precise per-layer verdicts first, then the stock the sampled values give.
         res.checks += [_check(o, got[id(o)], spec, how) for o in [*bd, *cf, *content]]
@@ -340,7 +343,7 @@ def _bounds(
 def _check_bounds_sample(
     spec: SocSpec, opened: list[OpenedLayer], stock_sample: np.ndarray
 ) -> None:
-    samples, _ = _sample(opened, spec.sample_cells)
+    samples, _ = _sample(opened, spec.sample_cells, spec.sample_window)
     medians = [
         (o.role, o.path.name, float(np.nanmedian(v)) * conversion_factor(o.units, STOCK))
         for o, v in zip(opened, samples, strict=True)
@@ -383,7 +386,7 @@ def open_soc(spec: SocSpec, *, chunks: ChunkSpec = None) -> SocInputs:
         o, depth = _open_stock_raster(spec, chunks, res)
         stock_units = o.units
         if spec.unit_check != "off":
-            (values,), how = _sample([o], spec.sample_cells)
+            (values,), how = _sample([o], spec.sample_cells, spec.sample_window)
             res.checks.append(_check(o, values, spec, how, depth))
             stock_sample = values * conversion_factor(o.units, STOCK)
         stock = convert(o.data, STOCK, what=f"SOC stock {str(o.path)!r}", quantity="stock")

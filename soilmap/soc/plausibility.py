@@ -35,6 +35,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from soilmap.errors import InputError, UnitsError
+from soilmap.io.paths import gdal_path
 from soilmap.io.raster import gdal_env
 from soilmap.soc.cleaning import Rule
 from soilmap.units import CANONICAL, conversion_factor
@@ -143,6 +144,39 @@ def _spread(n_items: int, n_pick: int) -> list[int]:
 
 
 def plan_sample(
+    paths: Sequence[str | os.PathLike],
+    *,
+    max_cells: int = DEFAULT_SAMPLE_CELLS,
+    window: tuple[int, int, int, int] | None = None,
+) -> SamplePlan:
+    """:func:`plan_whole_sample`, or the same inside ``window`` (row0, row1, col0, col1):
+    a run on part of a raster samples only that part (no overviews, which span it all)."""
+    if window is None:
+        return plan_whole_sample(paths, max_cells=max_cells)
+    r0, r1, c0, c1 = window
+    if (r1 - r0) * (c1 - c0) <= max_cells:
+        return SamplePlan(
+            (Window(c0, r0, c1 - c0, r1 - r0),), ((r1 - r0, c1 - c0),), "the run's window"
+        )
+    with gdal_env(), rasterio.open(gdal_path(paths[0])) as src:
+        bh, bw = src.block_shapes[0]
+    # Whole blocks of the file that lie in the window, evenly spread over it.
+    rows = list(range(r0 // bh, (r1 - 1) // bh + 1))
+    cols = list(range(c0 // bw, (c1 - 1) // bw + 1))
+    n = max(1, max_cells // (bh * bw))
+    k_rows = max(1, min(len(rows), math.isqrt(n)))
+    k_cols = max(1, min(len(cols), n // k_rows))
+    windows = []
+    for i in _spread(len(rows), k_rows):
+        for j in _spread(len(cols), k_cols):
+            y0, x0 = max(r0, rows[i] * bh), max(c0, cols[j] * bw)
+            y1, x1 = min(r1, (rows[i] + 1) * bh), min(c1, (cols[j] + 1) * bw)
+            windows.append(Window(x0, y0, x1 - x0, y1 - y0))
+    what = f"{len(windows)} blocks ({bh}x{bw}) of the run's window"
+    return SamplePlan(tuple(windows), tuple((int(w.height), int(w.width)) for w in windows), what)
+
+
+def plan_whole_sample(
     paths: Sequence[str | os.PathLike], *, max_cells: int = DEFAULT_SAMPLE_CELLS
 ) -> SamplePlan:
     """Plan a sample of at most ``max_cells`` cells, read at the same places in every file.
@@ -159,14 +193,14 @@ def plan_sample(
     max_cells : int
         Cells per file.
     """
-    with gdal_env(), rasterio.open(paths[0]) as src:
+    with gdal_env(), rasterio.open(gdal_path(paths[0])) as src:
         height, width = src.height, src.width
         block_h, block_w = src.block_shapes[0]
         factors = list(src.overviews(1))
     if height * width <= max_cells:
         return SamplePlan((Window(0, 0, width, height),), ((height, width),), "whole raster")
     for others in paths[1:]:
-        with gdal_env(), rasterio.open(others) as src:
+        with gdal_env(), rasterio.open(gdal_path(others)) as src:
             factors = [f for f in factors if f in src.overviews(1)]
     for f in sorted(factors):
         shape = (math.ceil(height / f), math.ceil(width / f))
@@ -207,7 +241,7 @@ def read_sample(path: str | os.PathLike, plan: SamplePlan, *, band: int = 1) -> 
     """
     parts = []
     try:
-        with gdal_env(), rasterio.open(path) as src:
+        with gdal_env(), rasterio.open(gdal_path(path)) as src:
             for window, shape in zip(plan.windows, plan.out_shapes, strict=True):
                 a = src.read(
                     band,
@@ -232,6 +266,7 @@ def sample_layers(
     rules: Sequence[Sequence[Rule]] | None = None,
     scales: Sequence[float] | None = None,
     max_cells: int = DEFAULT_SAMPLE_CELLS,
+    window: tuple[int, int, int, int] | None = None,
 ) -> tuple[list[np.ndarray], str]:
     """Sample layers of one grid at the same places, without their sentinel values.
 
@@ -250,6 +285,8 @@ def sample_layers(
         Factor per layer applied after cleaning (product scale factors).
     max_cells : int
         Cells for all layers together (at least 4096 per layer).
+    window : tuple of int, optional
+        Only cells of rows ``row0:row1`` and columns ``col0:col1`` (the run's window).
 
     Returns
     -------
@@ -258,7 +295,7 @@ def sample_layers(
     str
         How the sample was taken.
     """
-    plan = plan_sample(paths, max_cells=max(4096, max_cells // len(paths)))
+    plan = plan_sample(paths, max_cells=max(4096, max_cells // len(paths)), window=window)
     out = []
     for i, path in enumerate(paths):
         raw = read_sample(path, plan).astype("float64")

@@ -117,6 +117,9 @@ class SocSpec:
     uncertainty_units: str | None = None
     unit_check: CheckMode = "error"
     sample_cells: int = DEFAULT_SAMPLE_CELLS
+    #: Rows ``row0:row1`` and columns ``col0:col1`` the run covers: the unit check
+    #: samples only them (set by the pipeline from the run's extent).
+    sample_window: tuple[int, int, int, int] | None = None
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)

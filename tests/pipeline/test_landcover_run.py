@@ -120,6 +120,8 @@ path = "r.gpkg"
 id_field = "id"
 [output]
 dir = "out"
+[run]
+extent = "raster"  # the whole raster, not the region's box
 """)
     result = run(load_config(tmp_path / "run.toml"), progress=False)
     with rasterio.open(result.out_dir / "sequestration_rate.tif") as src:

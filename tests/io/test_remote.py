@@ -1,0 +1,210 @@
+"""Inputs where they are: the sample through a real local HTTP(S) server and a zip.
+
+The server (tests/io/rangeserver.py) is a separate process on 127.0.0.1 answering
+HEAD and ``Range`` GETs like a static file server, and logs each request, so the
+tests see exactly what GDAL fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import shapely
+from rangeserver import RangeServer, self_signed_cert
+
+from soilmap.config import load_config
+from soilmap.errors import InputNotFoundError
+from soilmap.pipeline.run import run
+from soilmap.testing import make_grid
+
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture
+def http_server(sample_dir, tmp_path):
+    server = RangeServer(sample_dir, tmp_path / "http.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def https_server(sample_dir, tmp_path, monkeypatch):
+    # A self-signed certificate: GDAL (curl) is told not to verify it, as a user of
+    # an internal server would (GDAL_HTTP_UNSAFESSL, taken from the environment).
+    monkeypatch.setenv("GDAL_HTTP_UNSAFESSL", "YES")
+    server = RangeServer(sample_dir, tmp_path / "https.log", self_signed_cert(tmp_path)).start()
+    yield server
+    server.stop()
+
+
+def _config_at(sample_dir: Path, folder: Path, prefix: str) -> Path:
+    """The sample's tigray.toml with every input file name prefixed (a URL, a zip)."""
+    text = (sample_dir / "tigray.toml").read_text(encoding="utf-8")
+    text = re.sub(r'"([A-Za-z0-9_]+\.(?:tif|gpkg))"', lambda m: f'"{prefix}{m[1]}"', text)
+    path = folder / "remote.toml"
+    path.write_text(text.replace('dir = "soilmap-demo"', 'dir = "out"'), encoding="utf-8")
+    return path
+
+
+def _assert_same_outputs(local, remote) -> None:
+    names = sorted(p.name for p in local.outputs if p.suffix == ".tif")
+    assert names == sorted(p.name for p in remote.outputs if p.suffix == ".tif")
+    for name in names:
+        with rasterio.open(local.out_dir / name) as a, rasterio.open(remote.out_dir / name) as b:
+            assert a.transform == b.transform and a.shape == b.shape
+            np.testing.assert_array_equal(a.read(), b.read(), err_msg=name)
+    cols = [c for c in local.zonal.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(local.zonal[cols]), pd.DataFrame(remote.zonal[cols]), check_exact=True
+    )
+
+
+def test_sample_through_vsicurl_equals_local_run(http_server, sample_dir, sample_run, tmp_path):
+    cfg = load_config(_config_at(sample_dir, tmp_path, f"/vsicurl/{http_server.url}/"))
+    result = run(cfg, progress=False)
+    _assert_same_outputs(sample_run, result)
+    # run.json: each URL by its size and ETag / Last-Modified, not a checksum.
+    inputs = json.loads((result.out_dir / "run.json").read_text())["inputs"]
+    soc = next(i for i in inputs if i["path"].endswith("/ORCDRC_sl1.tif"))
+    assert soc["path"] == f"/vsicurl/{http_server.url}/ORCDRC_sl1.tif"
+    assert soc["size_bytes"] == (sample_dir / "ORCDRC_sl1.tif").stat().st_size
+    assert soc["etag"] and soc["last_modified"] and "sha256" not in soc
+    # GDAL read the files by byte ranges, never a whole file.
+    methods = {r.method for r in http_server.requests}
+    assert "GET" in methods and "GET-WHOLE" not in methods
+
+
+def test_sample_through_https_url_equals_local_run(https_server, sample_dir, sample_run, tmp_path):
+    # A plain https:// URL, as a user copies it from a browser: read through /vsicurl/.
+    cfg = load_config(_config_at(sample_dir, tmp_path, f"{https_server.url}/"))
+    assert str(cfg.landcover.path).startswith("/vsicurl/https:")
+    result = run(cfg, progress=False)
+    _assert_same_outputs(sample_run, result)
+    assert any(r.path == "/LC_250m_ESACCI2010.tif" for r in https_server.requests)
+
+
+def test_sample_from_a_zip_equals_local_run(sample_dir, sample_run, tmp_path):
+    with zipfile.ZipFile(tmp_path / "tigray.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sample_dir.iterdir():
+            if f.suffix in (".tif", ".gpkg"):
+                z.write(f, f"data/{f.name}")
+    # Relative to the config file, like any path in it.
+    cfg = load_config(_config_at(sample_dir, tmp_path, "/vsizip/tigray.zip/data/"))
+    result = run(cfg, progress=False)
+    _assert_same_outputs(sample_run, result)
+    inputs = json.loads((result.out_dir / "run.json").read_text())["inputs"]
+    lc = next(i for i in inputs if i["path"].endswith("LC_250m_ESACCI2010.tif"))
+    assert lc["archive"] == str((tmp_path / "tigray.zip").resolve()) and len(lc["sha256"]) == 64
+
+
+def test_missing_remote_names_the_url_and_gdals_reason(http_server, sample_dir, tmp_path):
+    text = _config_at(sample_dir, tmp_path, f"{http_server.url}/").read_text()
+    cfg_path = tmp_path / "missing.toml"
+    cfg_path.write_text(text.replace("ORCDRC_sl3.tif", "ORCDRC_sl3_missing.tif"))
+    with pytest.raises(InputNotFoundError) as err:
+        run(load_config(cfg_path), progress=False)
+    msg = str(err.value)
+    assert f"/vsicurl/{http_server.url}/ORCDRC_sl3_missing.tif" in msg
+    assert "HTTP 404" in msg or "404" in msg
+
+
+def test_unreachable_server_is_a_typed_error(tmp_path, sample_dir):
+    # Nothing listens on port 9 of 127.0.0.1 (discard): curl's connection error.
+    cfg_path = _config_at(sample_dir, tmp_path, "http://127.0.0.1:9/")
+    with pytest.raises(InputNotFoundError) as err:
+        run(load_config(cfg_path), progress=False)
+    assert "http://127.0.0.1:9/" in str(err.value)
+    assert "could not be reached" in str(err.value)
+
+
+def _tile_ranges(path: Path) -> dict[tuple[int, int], tuple[int, int]]:
+    with rasterio.open(path) as src:
+        bh, bw = src.block_shapes[0]
+        ny, nx = -(-src.height // bh), -(-src.width // bw)
+        out = {}
+        for i in range(ny):
+            for j in range(nx):
+                off = int(src.get_tag_item(f"BLOCK_OFFSET_{j}_{i}", "TIFF", bidx=1))
+                size = int(src.get_tag_item(f"BLOCK_SIZE_{j}_{i}", "TIFF", bidx=1))
+                out[(i, j)] = (off, off + size)
+    return out
+
+
+def _fetched_tiles(server: RangeServer, name: str, tiles) -> set[tuple[int, int]]:
+    """Tiles at least half of whose bytes GDAL requested."""
+    gets = [(r.start, r.end + 1) for r in server.fetched(name)]
+    got = set()
+    for key, (a, b) in tiles.items():
+        covered = sum(max(0, min(b, e) - max(a, s)) for s, e in gets)
+        if covered >= (b - a) / 2:
+            got.add(key)
+    return got
+
+
+def test_remote_reads_only_the_blocks_of_the_run_extent(tmp_path):
+    """1024 x 1024 cells in 128 x 128 tiles; a region inside 2 x 3 tiles: only those
+    six tiles are fetched, and the totals equal those of the whole-raster run."""
+    grid = make_grid((1024, 1024), crs="EPSG:4326", res=0.01, origin=(10.0, 20.0))
+    values = np.random.default_rng(3).uniform(10, 90, grid.shape).astype("float32")
+    profile = dict(
+        driver="GTiff",
+        dtype="float32",
+        count=1,
+        crs="EPSG:4326",
+        transform=grid.transform,
+        width=1024,
+        height=1024,
+        tiled=True,
+        blockxsize=128,
+        blockysize=128,
+        nodata=-9999,
+    )
+    served = tmp_path / "served"
+    served.mkdir()
+    with rasterio.open(served / "soc.tif", "w", **profile) as dst:
+        dst.write(values, 1)
+        dst.update_tags(1, units="t C ha-1")
+    # Rows 300-420 (tiles 2-3), columns 130-500 (tiles 1-3) of the grid.
+    region = shapely.box(10.0 + 1.305, 20.0 - 4.195, 10.0 + 4.995, 20.0 - 3.005)
+    gpd.GeoDataFrame({"id": ["R"]}, geometry=[region], crs=4326).to_file(tmp_path / "r.gpkg")
+    server = RangeServer(served, tmp_path / "log").start()
+    try:
+        toml = f"""
+[soc]
+stock = "{server.url}/soc.tif"
+[regions]
+path = "r.gpkg"
+id_field = "id"
+[output]
+dir = "OUT"
+[run]
+chunks = [128, 128]
+"""
+        (tmp_path / "box.toml").write_text(toml.replace("OUT", "box"))
+        (tmp_path / "all.toml").write_text(toml.replace("OUT", "all") + 'extent = "raster"\n')
+        tiles = _tile_ranges(served / "soc.tif")
+        box = run(load_config(tmp_path / "box.toml"), progress=False)
+        got_box = _fetched_tiles(server, "soc.tif", tiles)
+        server.clear()
+        whole = run(load_config(tmp_path / "all.toml"), progress=False)
+        got_all = _fetched_tiles(server, "soc.tif", tiles)
+    finally:
+        server.stop()
+    assert got_box == {(i, j) for i in (2, 3) for j in (1, 2, 3)}
+    assert got_all == set(tiles)
+    window = box.manifest["extent"]["window"]
+    assert window == {"row0": 300, "row1": 420, "col0": 130, "col1": 500}
+    with rasterio.open(box.out_dir / "soc_stock.tif") as src:
+        assert src.shape == (120, 370)
+        np.testing.assert_array_equal(src.read(1), values[300:420, 130:500])
+    assert list(box.zonal["landuse"]) == list(whole.zonal["landuse"])
+    for col in ("area_ha", "soc_stock_t", "sequestration_t_per_yr"):
+        np.testing.assert_allclose(box.zonal[col], whole.zonal[col], rtol=1e-12)
