@@ -75,6 +75,10 @@ _SATURATION_KEYS = {
     "fine_fraction_units",
     "stock",
     "stock_units",
+    "citation",
+    "fine_fraction_carbon_share",
+    "fine_fraction_carbon_share_raster",
+    "fine_fraction_carbon_share_units",
 }
 
 
@@ -93,6 +97,10 @@ def _scenario(table: Any, base: Path, where: str) -> Scenario:
             sat["fine_fraction"] = _paths(base, sat["fine_fraction"])
         if "stock" in sat:
             sat["stock"] = input_path(sat["stock"], base)
+        if "fine_fraction_carbon_share_raster" in sat:
+            sat["fine_fraction_carbon_share_raster"] = input_path(
+                sat["fine_fraction_carbon_share_raster"], base
+            )
         sc["saturation"] = Saturation(**sat)
     return Scenario(**sc)
 

@@ -100,6 +100,8 @@ class RunConfig:
             if sc.saturation is not None:
                 sat = sc.saturation
                 paths += [*sat.fine_fraction, *([sat.stock] if sat.stock else [])]
+                if sat.fine_fraction_carbon_share_raster is not None:
+                    paths.append(sat.fine_fraction_carbon_share_raster)
         if self.regions is not None:
             paths.append(self.regions.path)
         return list(dict.fromkeys(paths))

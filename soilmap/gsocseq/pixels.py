@@ -67,7 +67,9 @@ def compare(
         ``target_rate`` (``rate × T0``, t C ha-1 yr-1); per scenario X ``asr_X`` (as
         read, t C ha-1 yr-1) and ``share_X`` (``asr_X / target_rate``, 1, NaN where
         T0 = 0); per SSM scenario ``rsr_X`` (t C ha-1 yr-1) from the RSR file, else
-        ``(finalSOC_X − finalSOC_BAU) / period_years`` when both stocks exist.
+        ``(finalSOC_X − finalSOC_BAU) / period_years`` when both stocks exist, and
+        ``additional_share_of_target_X`` (``(ASR_X − ASR_BAU) / target_rate``, 1) when
+        BAU is there.
     """
     _check_parameters(rate, period_years)
     t0 = layers.t0
@@ -94,6 +96,20 @@ def compare(
         rsr = _relative_rate(layers, sc, period_years) if sc != "BAU" else None
         if rsr is not None:
             out[f"rsr_{sc}"] = rsr
+    if "BAU" in layers.scenarios:
+        # What management adds to the business-as-usual trend, as a share of the target:
+        # share_of_target counts the BAU trend as if it were management.
+        bau = layers.asr["BAU"]
+        for sc in layers.scenarios:
+            if sc == "BAU":
+                continue
+            out[f"additional_share_of_target_{sc}"] = with_units(
+                (layers.asr[sc] - bau) / denominator,
+                "1",
+                step=f"additional_share_of_target_{sc} = (ASR_{sc} - ASR_BAU) / ({rate:g} x T0)",
+                long_name=f"share of the {per_mille} target added by GSOCseq {sc} over BAU",
+                history_from=layers.asr[sc],
+            )
     return out
 
 

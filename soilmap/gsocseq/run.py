@@ -39,7 +39,7 @@ from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import Executed, Reduction, chunk_budget, execute
 from soilmap.progress import Progress, resolve
 from soilmap.scenario.model import CO2_PER_C
-from soilmap.zonal.regions import region_areas_ha, regions_on_grid
+from soilmap.zonal.regions import region_areas_on_grid, regions_on_grid
 from soilmap.zonal.sums import window_sums
 
 # The package's logger, as before it was split into modules.
@@ -55,9 +55,11 @@ TABLE_UNITS = {
     "target_t_per_yr": "t C yr-1",
     "modelled_t_per_yr": "t C yr-1",
     "share_of_target": "1",
+    **{f"additional_share_of_target_SSM{i}": "1" for i in (1, 2, 3)},
     "modelled_relative_t_per_yr": "t C yr-1",
     "region_area_ha": "ha",
     "covered_share": "1",
+    "extent_share": "1",
     "emissions_t_co2e_per_yr": "t CO2e yr-1",
     "offset_share_target": "1",
     "offset_share_modelled": "1",
@@ -106,6 +108,16 @@ def _rows(sums: pd.DataFrame, scenarios: tuple[str, ...], rate: float) -> pd.Dat
         rel = f"rsr_{sc}_sum"
         part["modelled_relative_t_per_yr"] = sums[rel].to_numpy() if rel in sums else np.nan
         parts.append(part)
+    if "BAU" in scenarios:
+        # (SSM − BAU) / target: the part of the target that management adds to the
+        # business-as-usual trend, per region (the same on the region's rows).
+        target = rate * sums["t0_sum"].to_numpy()
+        for sc in scenarios:
+            if sc != "BAU":
+                extra = sums[f"asr_{sc}_sum"].to_numpy() - sums["asr_BAU_sum"].to_numpy()
+                col = _ratio(extra, target)
+                for part in parts:
+                    part[f"additional_share_of_target_{sc}"] = col
     table = pd.concat(parts, ignore_index=True)
     return table.sort_values("region_index", kind="stable").reset_index(drop=True)
 
@@ -116,13 +128,18 @@ def _region_table(
     scenarios: tuple[str, ...],
     rate: float,
     emissions: np.ndarray | None,
+    region_area: np.ndarray,
+    extent_ha: np.ndarray,
 ) -> gpd.GeoDataFrame:
     table = _rows(sums, scenarios, rate)
     ri = table.pop("region_index").to_numpy()
     table.insert(0, "region_id", regions["region_id"].to_numpy()[ri])
     table.insert(1, "region_name", regions["region_name"].to_numpy()[ri])
-    table["region_area_ha"] = region_areas_ha(regions)[ri]
+    table["region_area_ha"] = region_area[ri]
+    # share of the region with data, and inside the raster's extent (both <= 1: the
+    # region's area is on the cell areas' surface, see region_areas_on_grid)
     table["covered_share"] = _ratio(table["area_ha"], table["region_area_ha"])
+    table["extent_share"] = _ratio(extent_ha[ri], table["region_area_ha"])
     if emissions is not None:
         table["emissions_t_co2e_per_yr"] = emissions[ri]
         for col, src in (("target", "target_t_per_yr"), ("modelled", "modelled_t_per_yr")):
@@ -277,6 +294,11 @@ def _rasters(
     share = Continuous("RdYlBu", label_unit="x target", vmin=0.0, vmax=2.0)
     out = {"target_rate": RasterOutput(maps["target_rate"], target)}
     out |= {f"share_{sc}": RasterOutput(maps[f"share_{sc}"], share) for sc in scenarios}
+    out |= {
+        stem: RasterOutput(maps[stem], share)
+        for sc in scenarios
+        if (stem := f"additional_share_of_target_{sc}") in maps
+    }
     return {
         stem: replace(r, tags={**tags, "layer": stem, "software": "soilmap"})
         for stem, r in out.items()
@@ -353,7 +375,13 @@ def _run_comparison(args: _ComparisonArgs, compute: Compute) -> ComparisonResult
         if done.zonal is None:
             raise ValueError("the comparison computed no zonal sums")
         emissions = regions[EMISSIONS].to_numpy() if args["emissions_field"] else None
-        table = _region_table(done.zonal.frame(regions), regions, scenarios, rate, emissions)
+        extent = done.zonal.extent_ha
+        if extent is None:
+            raise ValueError("the comparison's zonal sums carry no covered extent")
+        areas = region_areas_on_grid(regions, layers.grid, extent)
+        table = _region_table(
+            done.zonal.frame(regions), regions, scenarios, rate, emissions, areas, extent
+        )
         units = {k: v for k, v in TABLE_UNITS.items() if k in table.columns}
         meta = {"units": "; ".join(f"{k}={v}" for k, v in units.items()), "rate": str(rate)}
         write_tables(stage, table, TABLE, units=units, metadata=meta, formats=_FORMATS)

@@ -38,7 +38,8 @@ from soilmap.pipeline.extent import (
     run_window,
     whole_extent_regions,
 )
-from soilmap.scenario.inputs import rate_raster, saturation_stock
+from soilmap.scenario.bounds import project_bounds
+from soilmap.scenario.inputs import fine_carbon_share, rate_raster, saturation_stock
 from soilmap.scenario.project import Projection, project
 from soilmap.soc.open import open_soc
 from soilmap.soc.spec import SocInputs
@@ -294,28 +295,35 @@ def _plan(config: RunConfig) -> Plan:
         cap = crop(_on_grid_of(cap, whole), win) if cap is not None else None
         if cap is not None:
             layers[LayerKey("saturation_stock", sc.name)] = cap
-        # The bounds go through the same projection as the stock itself.
-        stocks: list[tuple[Bound | None, xr.DataArray]] = [(None, stock), *bounds.items()]
-        for bound, s0 in stocks:
-            proj = project(
-                s0,
+        share = fine_carbon_share(sc, landuse.fractions, whole_grid, chunks)
+        if share is not None and "y" in share.dims:
+            share = crop(_on_grid_of(share, whole), win)
+        proj = project(
+            stock,
+            landuse.fractions,
+            sc,
+            rate_raster=rate,
+            saturation_stock=cap,
+            group_index=landuse.index,
+            fine_share=share,
+        )
+        projections[sc.name] = proj
+        layers.update({LayerKey(k, sc.name): v for k, v in proj.cell.items()})
+        if bounds:
+            # Exact minima and maxima over the stock interval (interval arithmetic).
+            for bound, bproj in project_bounds(
+                stock,
+                bounds["lower"],
+                bounds["upper"],
                 landuse.fractions,
                 sc,
                 rate_raster=rate,
                 saturation_stock=cap,
                 group_index=landuse.index,
-            )
-            if bound is None:
-                projections[sc.name] = proj
-            else:
-                bound_projections[(sc.name, bound)] = proj
-            layers.update(
-                {
-                    LayerKey(k, sc.name, bound): v
-                    for k, v in proj.cell.items()
-                    if not (bound and k == "years_to_saturation")
-                }
-            )
+                fine_share=share,
+            ).items():
+                bound_projections[(sc.name, bound)] = bproj
+                layers.update({LayerKey(k, sc.name, bound): v for k, v in bproj.cell.items()})
     return Plan(
         config=config,
         grid=grid,

@@ -37,7 +37,7 @@ from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
 from soilmap.progress import Progress, reporter, resolve
-from soilmap.zonal.regions import region_areas_ha
+from soilmap.zonal.regions import region_areas_on_grid
 from soilmap.zonal.table import zonal_table, zonal_units
 
 log = logging.getLogger("soilmap.pipeline")
@@ -204,7 +204,8 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
         write_styles(done.written, rasters, done.ranges)
         if done.zonal is None:
             raise ValueError("the run computed no zonal sums")
-        table = zonal_table(config.scenarios, p.regions, done.zonal, region_areas_ha(p.regions))
+        areas = region_areas_on_grid(p.regions, p.grid, done.zonal.extent_ha)
+        table = zonal_table(config.scenarios, p.regions, done.zonal, areas)
         units = zonal_units(config.scenarios)
         meta = {
             "units": "; ".join(f"{k}={v}" for k, v in units.items()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
 from soilmap.errors import ConfigError, UnitsError
@@ -13,7 +14,7 @@ from soilmap.soc.spec import SocInputs
 from soilmap.soc.stock import stock_from_layers
 from soilmap.units import CANONICAL, convert
 
-__all__ = ["rate_raster", "saturation_stock"]
+__all__ = ["fine_carbon_share", "rate_raster", "saturation_stock"]
 
 
 def rate_raster(sc: Scenario, chunks: tuple[int, int], grid: Grid) -> xr.DataArray:
@@ -124,3 +125,38 @@ def saturation_stock(
     out.attrs["long_name"] = f"SOC saturation stock {props.top_cm:g}-{props.bottom_cm:g} cm"
     out.name = "saturation_stock"
     return out
+
+
+def fine_carbon_share(
+    sc: Scenario, fractions: xr.DataArray, grid: Grid, chunks: tuple[int, int]
+) -> xr.DataArray | None:
+    """Share (0–1) of the SOC stock in the fine fraction for a capped scenario, lazily.
+
+    Dims ``("group",)`` from the per-group values (or their literature defaults), or
+    ``("y", "x")`` from ``fine_fraction_carbon_share_raster``; None without a cap.
+    """
+    sat = sc.saturation
+    if sat is None:
+        return None
+    if sat.fine_fraction_carbon_share_raster is None:
+        groups = [str(g) for g in fractions["group"].values]
+        return xr.DataArray(
+            np.array([sat.share_for(g) for g in groups], "float32"),
+            dims="group",
+            coords={"group": fractions["group"]},
+        )
+    path = sat.fine_fraction_carbon_share_raster
+    what = f"fine-fraction carbon share of scenario {sc.name!r}"
+    da = open_raster(path, units=sat.fine_fraction_carbon_share_units, chunks=chunks, what=what)
+    check_same_grid(
+        grid, Grid.from_dataarray(da), what=f"{what} {str(path)!r}", reference_name="the SOC grid"
+    )
+    unit = da.attrs["units"]
+    factor = {"1": 1.0, "fraction": 1.0, "%": 0.01}.get(unit)
+    if factor is None:
+        raise UnitsError(
+            f"{what} {str(path)!r} is in {unit!r}; give it as a share ('1') or in '%' "
+            "(declare fine_fraction_carbon_share_units)."
+        )
+    out = (da * factor).astype("float32")
+    return with_units(out, "1", step=f"fine-fraction carbon share {unit!r} -> '1'", history_from=da)

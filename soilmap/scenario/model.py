@@ -17,7 +17,10 @@ from soilmap.units import CANONICAL
 
 __all__ = [
     "CO2_PER_C",
+    "DEFAULT_FINE_CARBON_SHARE",
+    "FINE_CARBON_SHARE_SOURCE",
     "RATE_UNITS",
+    "REMOVED_MODELS",
     "SATURATION_MODELS",
     "FineFraction",
     "Growth",
@@ -31,7 +34,11 @@ CO2_PER_C = 44.0 / 12.0
 
 
 #: Linear carbon-saturation models ``Csat (g C kg-1) = intercept + slope × fine (%)``,
-#: with the particle-size fraction each was fitted on.
+#: with the particle-size fraction each was fitted on.  ``six2002`` was removed: its
+#: coefficients (2.11 + 0.32 × clay+silt %) came from a secondary transcription that
+#: could not be traced to Six et al. (2002), whose regressions are stratified by clay
+#: mineralogy and land use; give such a model as ``method = "linear"`` with its
+#: ``intercept``, ``slope`` and ``citation``.
 SATURATION_MODELS: dict[str, dict[str, object]] = {
     "hassink1997": {
         "intercept": 4.09,
@@ -40,15 +47,41 @@ SATURATION_MODELS: dict[str, dict[str, object]] = {
         "reference": "Hassink J. (1997) Plant and Soil 191: 77-87 — C in the < 20 µm "
         "fraction (clay + fine silt) of grassland and arable soils",
     },
-    "six2002": {
-        "intercept": 2.11,
-        "slope": 0.32,
-        "fraction": "clay+silt",
-        "reference": "Six J. et al. (2002) Plant and Soil 241: 155-176, Table 3 "
-        "(non-cultivated soils, silt + clay < 53 µm), as transcribed; check "
-        "the coefficients against the paper for your soils",
-    },
 }
+
+#: Why ``six2002`` is refused (the preset existed in earlier versions).
+REMOVED_MODELS: dict[str, str] = {
+    "six2002": "the 'six2002' preset was removed: its coefficients (2.11 + 0.32 x clay+silt "
+    "%) could not be traced to Six et al. (2002) Plant and Soil 241: 155-176, whose "
+    "regressions are stratified by clay mineralogy and land use. Use method = 'linear' with "
+    "the intercept and slope of the regression that fits your soils and a citation string.",
+}
+
+#: Default share of the SOC stock held in the fine (< 20 µm, mineral-associated) fraction
+#: per land-use group, for the saturation deficit ``Csat − share × SOC``: particulate
+#: organic matter is not capped by the minerals' capacity (Hassink 1997).  Round
+#: figures of the mineral-associated share of topsoil SOC reported by Cotrufo et al.
+#: (2019) for European grasslands and forests (LUCAS, MAOM < 53 µm) and by Vos et al.
+#: (2018) for German agricultural topsoils; the < 53 µm share is at least the < 20 µm
+#: share, so these defaults can only make the deficit smaller (conservative).  Groups
+#: not listed take ``"other"``.  Give your own measured shares when you have them.
+DEFAULT_FINE_CARBON_SHARE: dict[str, float] = {
+    "cropland": 0.75,
+    "paddy": 0.75,
+    "grassland": 0.65,
+    "pasture": 0.65,
+    "shrubland": 0.65,
+    "forest": 0.5,
+    "other": 0.65,
+}
+
+#: Where :data:`DEFAULT_FINE_CARBON_SHARE` comes from (README and ``run.json``).
+FINE_CARBON_SHARE_SOURCE = (
+    "rounded mineral-associated (< 53 µm) shares of topsoil SOC: Cotrufo M.F. et al. (2019) "
+    "Nature Geoscience 12: 989-994 (European grasslands and forests, LUCAS); Vos C. et al. "
+    "(2018) SOIL 4: 153-167 (German agricultural topsoils); the < 20 µm share is at most the "
+    "< 53 µm share, so the deficit is conservative"
+)
 
 
 FineFraction = Literal["lt20um", "clay+silt"]
@@ -197,14 +230,20 @@ class Scenario:
 class Saturation:
     """A carbon-saturation cap on the projected stock.
 
+    The cap is on the carbon the fine fraction can hold: the saturation deficit is
+    ``Csat − share × SOC`` (``share`` = the part of the SOC stock in the < 20 µm
+    fraction), and the projected stock never exceeds ``SOC + deficit``.
+
     Attributes
     ----------
-    method : {"hassink1997", "six2002", "linear", "raster"}
+    method : {"hassink1997", "linear", "raster"}
         A published linear model of saturation C concentration from the fine
-        fraction, a user ``linear`` model (``intercept``, ``slope``), or a raster of
-        saturation stocks (``stock``).
+        fraction, a user ``linear`` model (``intercept``, ``slope``, ``citation``), or
+        a raster of saturation stocks (``stock``).
     intercept, slope : float, optional
         Coefficients of ``linear`` (g C kg-1 and g C kg-1 per % of fine particles).
+    citation : str, optional
+        Where the ``linear`` coefficients come from (required for ``linear``).
     fine_fraction : tuple of Path
         Rasters of the fine-particle share (%) per SOC layer, or one for all layers.
     fine_fraction_definition : {"lt20um", "clay+silt"}
@@ -216,9 +255,27 @@ class Saturation:
         Saturation stock raster for ``method="raster"``.
     stock_units : str
         Units of that raster.
+    fine_fraction_carbon_share : float or mapping of str to float, optional
+        Share (0–1) of the SOC stock held in the fine fraction, for every group or per
+        land-use group (groups missing from a mapping take its ``"other"`` entry, or
+        the default's).  Default for the fine-fraction models:
+        :data:`DEFAULT_FINE_CARBON_SHARE`; for ``raster``: 1 (the raster is taken as a
+        capacity for the whole SOC stock, and ``run.json`` says so).
+    fine_fraction_carbon_share_raster : Path, optional
+        A raster of that share (units ``1`` or ``%``) instead of the per-group values.
+    fine_fraction_carbon_share_units : str, optional
+        Units of the share raster, when the file does not state them.
+
+    Examples
+    --------
+    >>> sat = Saturation(fine_fraction=("fine.tif",))
+    >>> sat.share_for("cropland"), sat.share_for("forest"), sat.share_for("mine")
+    (0.75, 0.5, 0.65)
+    >>> Saturation(fine_fraction=("f.tif",), fine_fraction_carbon_share=0.6).share_for("forest")
+    0.6
     """
 
-    method: Literal["hassink1997", "six2002", "linear", "raster"] = "hassink1997"
+    method: Literal["hassink1997", "linear", "raster"] = "hassink1997"
     intercept: float | None = None
     slope: float | None = None
     fine_fraction: tuple[Path, ...] = ()
@@ -226,8 +283,15 @@ class Saturation:
     fine_fraction_units: str = "%"
     stock: Path | None = None
     stock_units: str = "t C ha-1"
+    citation: str | None = None
+    fine_fraction_carbon_share: float | Mapping[str, float] | None = None
+    fine_fraction_carbon_share_raster: Path | None = None
+    fine_fraction_carbon_share_units: str | None = None
 
     def __post_init__(self) -> None:
+        self._check_share()
+        if self.method in REMOVED_MODELS:
+            raise ConfigError(REMOVED_MODELS[self.method])
         if self.method == "raster":
             if self.stock is None:
                 raise ConfigError("saturation method 'raster' needs stock = PATH (t C ha-1).")
@@ -235,6 +299,11 @@ class Saturation:
         if self.method == "linear":
             if self.intercept is None or self.slope is None:
                 raise ConfigError("saturation method 'linear' needs intercept and slope.")
+            if not (isinstance(self.citation, str) and self.citation.strip()):
+                raise ConfigError(
+                    "saturation method 'linear' needs citation = \"...\": the publication "
+                    "(or your own fit) the intercept and slope come from, recorded in run.json."
+                )
         elif self.method in SATURATION_MODELS:
             model = SATURATION_MODELS[self.method]
             if self.fine_fraction_definition != model["fraction"]:
@@ -253,6 +322,48 @@ class Saturation:
         if not self.fine_fraction:
             raise ConfigError(f"saturation method {self.method!r} needs fine_fraction rasters.")
 
+    def _check_share(self) -> None:
+        share = self.fine_fraction_carbon_share
+        if share is not None and self.fine_fraction_carbon_share_raster is not None:
+            raise ConfigError(
+                "give fine_fraction_carbon_share (values) or fine_fraction_carbon_share_raster, "
+                "not both."
+            )
+        values = dict(share) if isinstance(share, Mapping) else {"all groups": share}
+        for group, v in values.items():
+            if v is None:
+                continue
+            if not (isinstance(v, int | float) and np.isfinite(v) and 0 < v <= 1):
+                raise ConfigError(
+                    f"fine_fraction_carbon_share for {group!r} must be a share in (0, 1] of "
+                    f"the SOC stock held in the < 20 µm fraction (e.g. 0.7), got {v!r}."
+                )
+
+    def share_for(self, group: str) -> float:
+        """Share of the SOC stock in the fine fraction for ``group`` (0–1)."""
+        share = self.fine_fraction_carbon_share
+        if isinstance(share, Mapping):
+            if group in share:
+                return float(share[group])
+            if "other" in share:
+                return float(share["other"])
+        elif share is not None:
+            return float(share)
+        if self.method == "raster":
+            return 1.0
+        return DEFAULT_FINE_CARBON_SHARE.get(group, DEFAULT_FINE_CARBON_SHARE["other"])
+
+    @property
+    def share_source(self) -> str:
+        """Where the fine-fraction carbon shares come from (for ``run.json``)."""
+        if self.fine_fraction_carbon_share_raster is not None:
+            return f"raster {self.fine_fraction_carbon_share_raster}"
+        if self.fine_fraction_carbon_share is not None:
+            return "given in the configuration"
+        if self.method == "raster":
+            return "1 (the saturation raster is compared with the whole SOC stock)"
+        return f"defaults: {FINE_CARBON_SHARE_SOURCE}"
+
     @property
     def coefficients(self) -> tuple[float, float]:
         """``(intercept, slope)`` of the linear model (g C kg-1, g C kg-1 per %)."""
@@ -264,10 +375,20 @@ class Saturation:
     def to_dict(self) -> dict:
         d = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
         d["fine_fraction"] = [str(p) for p in self.fine_fraction]
+        share = self.fine_fraction_carbon_share
+        d["fine_fraction_carbon_share"] = dict(share) if isinstance(share, Mapping) else share
+        if self.fine_fraction_carbon_share_raster is None:
+            d["fine_fraction_carbon_share_used"] = {
+                g: self.share_for(g) for g in DEFAULT_FINE_CARBON_SHARE
+            }
+        d["fine_fraction_carbon_share_source"] = self.share_source
+        d["deficit"] = "Csat - share x SOC; projected stock <= SOC + deficit"
         if self.method != "raster":
             d["intercept"], d["slope"] = self.coefficients
             if self.method in SATURATION_MODELS:
                 d["reference"] = SATURATION_MODELS[self.method]["reference"]
+            else:
+                d["reference"] = self.citation
         return d
 
 

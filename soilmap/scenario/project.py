@@ -92,6 +92,7 @@ def project(
     rate_raster: xr.DataArray | None = None,
     saturation_stock: xr.DataArray | None = None,
     group_index: xr.DataArray | None = None,
+    fine_share: xr.DataArray | None = None,
 ) -> Projection:
     """Project the scenario on every cell, lazily.
 
@@ -112,6 +113,11 @@ def project(
         the SOC grid, see :func:`soilmap.landuse.fractions.group_index_from_classes`): cell
         maps of scalar-rate scenarios then take each cell's coefficient by lookup
         instead of a sum over the groups (same values).
+    fine_share : xarray.DataArray, optional
+        Share (0–1) of the stock held in the fine (< 20 µm) fraction, dims
+        ``("group",)`` or ``("y", "x")``: the saturation deficit is
+        ``saturation_stock − fine_share × stock`` and the projected stock never exceeds
+        ``stock + deficit``.  Default 1 (the whole stock is compared with the cap).
 
     Returns
     -------
@@ -133,7 +139,10 @@ def project(
         # Cells with a stock but no saturation stock cannot be projected under a cap.
         missing_cap = (np.isfinite(s0) & ~np.isfinite(saturation_stock)).astype("float32")
         s0 = s0.where(np.isfinite(saturation_stock))
-        headroom = (saturation_stock - s0).clip(min=0)
+        # Only the fine-fraction carbon fills the minerals' capacity: particulate
+        # organic matter is not capped (Hassink 1997).
+        fine_c = s0 if fine_share is None else fine_share * s0
+        headroom = (saturation_stock - fine_c).clip(min=0)
     growth = _Growth(
         scenario,
         fractions,
@@ -148,12 +157,13 @@ def project(
     out, by_group, multiples = _growth_layers(growth, hist=stock)
     if headroom is not None:
         assert saturation_stock is not None
-        by_group["at_saturation"] = (xr.ones_like(rates * s0) * (s0 >= saturation_stock)).where(
-            np.isfinite(s0)
-        )
+        by_group["at_saturation"] = (
+            # No deficit left: the fine-fraction carbon is at or above the capacity.
+            xr.ones_like(rates * s0) * (headroom <= 0)
+        ).where(np.isfinite(s0))
         assert missing_cap is not None
         by_group["no_saturation_data"] = xr.ones_like(rates * stock) * missing_cap
-        years = _years_to_saturation(growth, headroom, saturation_stock)
+        years = _years_to_saturation(growth, headroom)
         out["years_to_saturation"] = with_units(
             years.astype("float32"),
             "yr",
@@ -297,16 +307,20 @@ def _growth_layers(
     return out, by_group, multiples
 
 
-def _years_to_saturation(
-    g: _Growth, headroom: xr.DataArray, saturation_stock: xr.DataArray
-) -> xr.DataArray:
-    """Years until the stock reaches saturation, at the mean rate of the eligible land.
+def _years_to_saturation(g: _Growth, headroom: xr.DataArray) -> xr.DataArray:
+    """Years until the stock gains its saturation deficit, at the mean rate and mean
+    deficit of the eligible land.
 
     0 where the stock is already at saturation, NaN where it never grows.
     """
     s0, rates, fractions = g.s0, g.rates, g.fractions
-    eligible_share = (fractions * (rates > 0)).sum("group")
-    r_eff = (fractions * rates).sum("group") / eligible_share.where(eligible_share > 0)
+    eligible = fractions * (rates > 0)
+    eligible_share = eligible.sum("group")
+    share = eligible_share.where(eligible_share > 0)
+    r_eff = (fractions * rates).sum("group") / share
+    if "group" in headroom.dims:
+        # Per-group deficits (fine-fraction shares per group): their eligible mean.
+        headroom = xr.where(eligible_share > 0, (eligible * headroom).sum("group") / share, 0.0)
     # A zero stock or a zero rate never reaches saturation: NaN, not a division warning.
     growing = np.isfinite(s0) & (s0 > 0) & (r_eff > 0)
     s_pos, r_pos = s0.where(growing), r_eff.where(growing)
@@ -314,8 +328,7 @@ def _years_to_saturation(
         years = headroom / (r_pos * s_pos)
     else:
         # DataArray.__array_ufunc__ returns DataArrays; numpy's stubs say ndarray.
-        years = cast(
-            xr.DataArray, np.log((saturation_stock / s_pos).clip(min=1.0)) / np.log1p(r_pos)
-        )
+        # s0 (1 + r)^t = s0 + deficit
+        years = cast(xr.DataArray, np.log1p(headroom.clip(min=0) / s_pos) / np.log1p(r_pos))
     years = xr.where(headroom <= 0, 0.0, years).where(np.isfinite(s0))
     return years.where(growing | (headroom <= 0))

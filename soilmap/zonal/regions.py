@@ -12,6 +12,7 @@ from soilmap.grid import Grid
 
 __all__ = [
     "region_areas_ha",
+    "region_areas_on_grid",
     "regions_on_grid",
 ]
 
@@ -88,3 +89,37 @@ def region_areas_ha(regions: gpd.GeoDataFrame) -> np.ndarray:
             for g in lonlat
         ]
     )
+
+
+def region_areas_on_grid(
+    regions: gpd.GeoDataFrame, grid: Grid, extent_ha: np.ndarray | None
+) -> np.ndarray:
+    """Area (ha) of each region on the same surface as the grid's cell areas.
+
+    The part of a region inside the raster's extent is ``extent_ha`` (Σ true cell
+    area × exact covered share of the cell, the very terms every zonal total is made
+    of); the part outside is the geodesic area of the polygon minus the raster box,
+    densified to half a cell first so that its edges are those the raster sees
+    (straight lines in the grid's CRS).  A geodesic area of the raw polygon treats
+    each vertex-to-vertex edge as a geodesic instead: for polygons with long edges it
+    differs from the covered area by up to a few ‰ and gave covered shares above 1.
+    With this area, ``extent_ha / area`` and every share of it are at most 1.
+
+    Parameters
+    ----------
+    regions : geopandas.GeoDataFrame
+        Regions in the grid's CRS (see :func:`regions_on_grid`).
+    grid : Grid
+        The raster grid.
+    extent_ha : numpy.ndarray, optional
+        Hectares of each region inside the raster's extent (from the zonal sums);
+        without it, the geodesic area of each region (:func:`region_areas_ha`).
+    """
+    if extent_ha is None:
+        return region_areas_ha(regions)
+    box = shapely.box(*grid.bounds)
+    outside = shapely.difference(regions.geometry.to_numpy(), box)
+    step = min(abs(grid.transform.a), abs(grid.transform.e)) / 2.0
+    outside = shapely.segmentize(outside, step)
+    out_area = region_areas_ha(gpd.GeoDataFrame(geometry=outside, crs=regions.crs))
+    return np.asarray(extent_ha, dtype="float64") + out_area

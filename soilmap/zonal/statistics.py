@@ -13,7 +13,7 @@ import xarray as xr
 from dask.delayed import Delayed
 
 from soilmap.grid import Grid
-from soilmap.zonal.regions import region_areas_ha, regions_on_grid
+from soilmap.zonal.regions import region_areas_on_grid, regions_on_grid
 from soilmap.zonal.sums import AREA, ZonalSums, zonal_sums
 
 __all__ = [
@@ -131,8 +131,10 @@ def zonal_statistics(
     -------
     geopandas.GeoDataFrame
         One row per region (× group), in the regions' CRS, with ``region_area_ha``
-        (geodesic) and ``covered_share`` (share of the region inside the first
-        layer's raster).
+        (on the first layer's cell-area surface, see
+        :func:`~soilmap.zonal.regions.region_areas_on_grid`), ``covered_share`` (share
+        of the region with data in the first layer) and ``extent_share`` (share inside
+        the first layer's raster extent), both at most 1.
     dict of str to str
         Unit of every numeric column.
 
@@ -149,13 +151,24 @@ def zonal_statistics(
         raise InputError("zonal statistics need at least one raster layer.")
     (results,) = dask.compute(_lazy_sums(layers, regions, fractions, what))
     frame, units, extent = _merged_frame(layers, results, regions)
-    region_area = region_areas_ha(regions)
+    first = next(iter(layers))
+    first_grid = Grid.from_dataarray(layers[first], what=first)
+    region_area = region_areas_on_grid(
+        regions_on_grid(regions, first_grid, what=what), first_grid, extent
+    )
     ri = frame["region_index"].to_numpy()
     frame["region_name"] = regions["region_name"].to_numpy()[ri]
     frame["region_area_ha"] = region_area[ri]
+    # hectares with data in the first layer: its `all` row (or its single group's)
+    label = "all" if (frame["landuse"] == "all").any() else frame["landuse"].iloc[0]
+    rows = frame[frame["landuse"] == label]
+    with_data = np.zeros(len(region_area))
+    with_data[rows["region_index"].to_numpy()] = rows[f"{first}_area_ha"].to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        frame["covered_share"] = np.where(region_area[ri] > 0, extent[ri] / region_area[ri], np.nan)
-    units.update(region_area_ha="ha", covered_share="1")
+        ok = region_area[ri] > 0
+        frame["covered_share"] = np.where(ok, with_data[ri] / region_area[ri], np.nan)
+        frame["extent_share"] = np.where(ok, extent[ri] / region_area[ri], np.nan)
+    units.update(region_area_ha="ha", covered_share="1", extent_share="1")
     # Totals only make sense for per-hectare layers: others keep mean/min/max.
     drop = [
         f"{n}_sum"
@@ -166,9 +179,12 @@ def zonal_statistics(
     for col in drop:
         units.pop(col)
     stats = [
-        c for c in frame.columns if c in units and c not in ("region_area_ha", "covered_share")
+        c
+        for c in frame.columns
+        if c in units and c not in ("region_area_ha", "covered_share", "extent_share")
     ]
-    cols = ["region_id", "region_name", "landuse", *stats, "region_area_ha", "covered_share"]
+    shares = ["region_area_ha", "covered_share", "extent_share"]
+    cols = ["region_id", "region_name", "landuse", *stats, *shares]
     table = gpd.GeoDataFrame(
         frame[cols].reset_index(drop=True),
         geometry=list(regions.geometry.to_numpy()[ri]),

@@ -31,6 +31,7 @@ _TRAILING = (
     "saturated_share",
     "region_area_ha",
     "covered_share",
+    "extent_share",
     "emissions_t_co2e_per_yr",
     "offset_share",
     "scenario",
@@ -61,7 +62,9 @@ def zonal_table(
         its bounds), and per scenario ``sequestration``, ``gain_<year>`` (and bounds),
         ``at_saturation`` and ``no_saturation_data`` for capped scenarios.
     region_area : numpy.ndarray
-        Geodesic area of each region (ha).
+        Area of each region (ha), on the cell areas' surface
+        (:func:`~soilmap.zonal.regions.region_areas_on_grid`), so that
+        ``covered_share`` and ``extent_share`` are at most 1.
     """
     stock = LayerKey("soc_stock")
     base = sums.frame(regions, stats=())
@@ -160,6 +163,11 @@ def _scenario_frame(
             frame, sum_cols, min_columns=["soc_stock_min"], max_columns=["soc_stock_max"]
         )
     frame["eligible"] = frame["landuse"].isin(sc.eligible) | (frame["landuse"] == ALL_LAND)
+    if several_groups:
+        # An `all` row is eligible when any eligible land with data is in the region.
+        has = frame[frame["eligible"] & (frame["area_ha"] > 0)]["region_index"].unique()
+        is_all = frame["landuse"] == "all"
+        frame.loc[is_all, "eligible"] = frame.loc[is_all, "region_index"].isin(has)
     if sc.rate_raster is None:
         frame["rate_per_yr"] = frame["landuse"].map(sc.rate_for).where(frame["landuse"] != "all")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -176,6 +184,10 @@ def _scenario_frame(
         frame["covered_share"] = np.where(
             region_area[ri] > 0, covered_ha[ri] / region_area[ri], np.nan
         )
+        if sums.extent_ha is not None:
+            frame["extent_share"] = np.where(
+                region_area[ri] > 0, sums.extent_ha[ri] / region_area[ri], np.nan
+            )
         if emissions is not None:
             frame["emissions_t_co2e_per_yr"] = emissions[ri]
             frame["offset_share"] = frame["co2e_t_per_yr"] / emissions[ri]
@@ -200,6 +212,7 @@ def zonal_units(scenarios: Sequence[Scenario]) -> dict[str, str]:
         "soc_stock_max": "t C ha-1",
         "region_area_ha": "ha",
         "covered_share": "1",
+        "extent_share": "1",
         "area_at_saturation_ha": "ha",
         "area_without_saturation_data_ha": "ha",
         "saturated_share": "1",

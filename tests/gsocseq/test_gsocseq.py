@@ -357,6 +357,24 @@ def test_bhutan_national_totals_match_numpy_after_cleaning(bt_run):
         np.testing.assert_allclose(totals.loc[sc, "share_of_target"], share, rtol=1e-6)
     rel = totals.loc["SSM2", "modelled_relative_t_per_yr"]
     np.testing.assert_allclose(rel, sums["rsr_SSM2"], rtol=1e-6)
+    # Issue 15: BAU alone reaches ~196 % of the target; what SSM adds is (SSM − BAU).
+    target = RATE * sums["t0"]
+    assert sums["asr_BAU"] / target == pytest.approx(1.96, abs=0.01)
+    added = {}
+    for sc in SCENARIOS[1:]:
+        added[sc] = (sums[f"asr_{sc}"] - sums["asr_BAU"]) / target
+        col = f"additional_share_of_target_{sc}"
+        np.testing.assert_allclose(totals[col], added[sc], rtol=1e-6)
+    # the issue's 23 / 46 / 92 %
+    np.testing.assert_allclose([added[s] for s in SCENARIOS[1:]], [0.23, 0.46, 0.92], atol=0.01)
+    # per region, against numpy over each region's cells
+    t = result.table[result.table["scenario"] == "SSM3"].set_index("region_id")
+    row = t.iloc[int(np.argmax(t["area_ha"].to_numpy()))]
+    assert np.isfinite(row["additional_share_of_target_SSM3"])
+    ref = result.table.set_index(["region_id", "scenario"])
+    bau = ref.loc[(row.name, "BAU"), "modelled_t_per_yr"]
+    expected = (row["modelled_t_per_yr"] - bau) / row["target_t_per_yr"]
+    assert row["additional_share_of_target_SSM3"] == pytest.approx(expected, rel=1e-9)
     # Nothing of the −999 sentinel leaks into the sums: |ASR| ≤ 4 t C/ha/yr.
     assert (result.table["modelled_t_per_yr"].abs() <= 4 * result.table["area_ha"]).all()
     left_out = int((np.isfinite(t0) & ~valid).sum())
@@ -403,6 +421,7 @@ def test_cli_philippines_end_to_end(ph_run):
     assert "% of the target" in output
 
     stems = ["target_rate", *(f"share_{s}" for s in SCENARIOS)]
+    stems += [f"additional_share_of_target_{s}" for s in SCENARIOS[1:]]
     expected = {f"{s}{e}" for s in stems for e in (".tif", ".qml")}
     expected |= {f"gsocseq_comparison.{e}" for e in ("gpkg", "csv", "csvt")} | {"run.json"}
     assert {p.name for p in out.iterdir()} == expected  # no staging folder, no .aux.xml
@@ -418,13 +437,24 @@ def test_cli_philippines_end_to_end(ph_run):
             values = src.read(1, masked=True)
         if stem == "target_rate":
             np.testing.assert_allclose(values[52, 184], RATE * t0[52, 184], rtol=1e-6)
+        if stem.startswith("additional_share_of_target_"):
+            # independently in numpy: (ASR_SSM − ASR_BAU) / (0.004 × T0)
+            ssm = read(ph_file(f"ASR{stem.rsplit('_', 1)[1]}"))[0]
+            bau = read(ph_file("ASRBAU"))[0]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ref = (ssm - bau) / (RATE * np.where(t0 > 0, t0, np.nan))
+            ok = ~values.mask & np.isfinite(ref)
+            assert ok.sum() > 1000
+            np.testing.assert_allclose(values.data[ok], ref[ok], rtol=1e-4, atol=1e-6)
         assert values.mask[0, 0]
         ET.parse(out / f"{stem}.qml")
 
     table = _ph_table(out)
     columns = ["region_id", "region_name", "scenario", "area_ha", "t0_stock_t"]
     columns += ["target_t_per_yr", "modelled_t_per_yr", "share_of_target"]
-    columns += ["modelled_relative_t_per_yr", "region_area_ha", "covered_share"]
+    columns += ["modelled_relative_t_per_yr"]
+    columns += [f"additional_share_of_target_{s}" for s in SCENARIOS[1:]]
+    columns += ["region_area_ha", "covered_share", "extent_share"]
     assert list(table.columns) == [*columns, "geometry"]
     assert len(table) == 8 * 4 and set(table["scenario"]) == set(SCENARIOS)
     # The unnamed feature is named by its id; Aurora's invalid polygon was repaired.

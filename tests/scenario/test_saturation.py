@@ -71,9 +71,26 @@ def test_hassink_concentration_and_model_checks():
         Saturation(fine_fraction=("x.tif",), fine_fraction_definition="clay+silt")
     with pytest.raises(ConfigError, match="needs intercept and slope"):
         Saturation(method="linear", fine_fraction=("x.tif",))
-    assert Saturation(
-        method="six2002", fine_fraction=("x.tif",), fine_fraction_definition="clay+silt"
-    ).coefficients == (2.11, 0.32)
+    # Issue 15: the six2002 coefficients could not be traced to the paper: refused, and
+    # a linear model needs its citation.
+    with pytest.raises(ConfigError, match="could not be traced to Six et al"):
+        Saturation(
+            method="six2002",  # type: ignore[arg-type]
+            fine_fraction=("x.tif",),
+            fine_fraction_definition="clay+silt",
+        )
+    with pytest.raises(ConfigError, match="needs citation"):
+        Saturation(method="linear", intercept=2.0, slope=0.3, fine_fraction=("x.tif",))
+    lin = Saturation(
+        method="linear",
+        intercept=2.0,
+        slope=0.3,
+        citation="own fit, 2024",
+        fine_fraction=("x.tif",),
+        fine_fraction_definition="clay+silt",
+    )
+    assert lin.coefficients == (2.0, 0.3)
+    assert lin.to_dict()["reference"] == "own fit, 2024"
 
 
 def test_rate_raster_applies_to_eligible_groups_only():
