@@ -31,6 +31,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from soilmap.errors import InputNotFoundError
+from soilmap.io.env import gdal_env
+
 __all__ = [
     "check_virtual",
     "describe_remote",
@@ -185,9 +188,6 @@ def check_virtual(path: str | os.PathLike, what: str = "input") -> None:
     soilmap.errors.InputNotFoundError
         Naming the path and GDAL's reason (HTTP status, DNS failure, no credentials ...).
     """
-    from soilmap.errors import InputNotFoundError
-    from soilmap.io.raster import gdal_env
-
     lib = _libgdal()
     if lib is None:  # not Linux: GDAL reports a missing file when it opens it
         return
@@ -224,8 +224,6 @@ def describe_remote(path: str | os.PathLike) -> dict[str, Any]:
     if lib is None:
         out["note"] = "headers not available (GDAL's C API not found)"
         return out
-    from soilmap.io.raster import gdal_env
-
     with gdal_env():
         res = lib.VSIGetFileMetadata(s.encode(), b"HEADERS", None)
     headers: dict[str, str] = {}

@@ -18,7 +18,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import rasterio
@@ -29,6 +28,7 @@ from rasterio.errors import RasterioError, RasterioIOError
 
 from soilmap.errors import CRSError, InputError, InputNotFoundError
 from soilmap.grid import Grid
+from soilmap.io.env import gdal_env
 from soilmap.io.paths import check_virtual, gdal_path, is_virtual
 from soilmap.meta import append_history
 from soilmap.options import get_options
@@ -46,18 +46,6 @@ __all__ = [
 
 # GDAL settings for every read and write: never leave .aux.xml side files,
 # allow >4 GB outputs, encode and decode on every core.
-_GDAL_OPTIONS = {
-    "GDAL_PAM_ENABLED": "NO",
-    "GDAL_NUM_THREADS": "ALL_CPUS",
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-}
-
-
-def gdal_env(**extra: Any) -> rasterio.Env:
-    """A :class:`rasterio.Env` with soilmap's GDAL settings (plus ``extra``)."""
-    return rasterio.Env(**{**_GDAL_OPTIONS, **extra})
-
-
 def tile_aligned_chunks(
     block_shape: tuple[int, int],
     shape: tuple[int, int],

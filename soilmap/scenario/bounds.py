@@ -172,9 +172,8 @@ def project_bounds(
     Returns
     -------
     dict of {"lower", "upper"} to Projection
-        Cell maps (``sequestration_rate``, ``co2e_rate``, ``gain_<year>`` and, under a
-        cap, ``years_to_saturation``) and per-group layers (``sequestration``,
-        ``gain_<year>``) that are the exact minimum / maximum over the intervals.
+        Cell maps and per-group layers, each the exact minimum / maximum over the
+        intervals.
     """
     lo, hi = bound_stocks(stock, lower, upper)
     kw = {"rate_raster": rate_raster, "group_index": group_index}

@@ -137,11 +137,19 @@ def test_raster_mask_on_another_crs(tmp_path):
     assert 0.2 < m.values[:, 4].mean() < 0.8 and m.values.max() <= 1.0
 
 
-def test_raster_mask_refuses_floats_and_bad_values(tmp_path):
+def test_raster_mask_takes_integral_floats_and_refuses_fractions(tmp_path):
     grid = make_grid((6, 6), res=10.0)
-    floats = write_raster(tmp_path / "f.tif", np.zeros((6, 6), "float32"), grid)
-    with pytest.raises(InputError, match="integer"):
-        raster_mask_fraction(floats, grid)
+    codes = np.zeros((6, 6), "uint8")
+    codes[:2] = 1
+    ints = write_raster(tmp_path / "i.tif", codes, grid)
+    # R and GEE write masks as float32: integral codes are the same mask.
+    floats = write_raster(tmp_path / "f.tif", codes.astype("float32"), grid)
+    np.testing.assert_array_equal(
+        raster_mask_fraction(floats, grid).values, raster_mask_fraction(ints, grid).values
+    )
+    halves = write_raster(tmp_path / "h.tif", codes.astype("float32") / 2, grid)
+    with pytest.raises(InputError, match="12 non-integral value"):
+        raster_mask_fraction(halves, grid).compute()
     ints = write_raster(tmp_path / "i.tif", np.zeros((6, 6), "uint8"), grid)
     with pytest.raises(InputError, match="non-negative"):
         raster_mask_fraction(ints, grid, values=[-1])

@@ -465,12 +465,12 @@ def test_no_overlap_names_both_extents(lc10, table):
         class_fractions(lc10, table, world)
 
 
-def test_non_integer_raster_is_refused(tmp_path, table):
-    path = write_raster(
-        tmp_path / "f.tif", np.full((9, 12), 10.0, "float32"), make_grid((9, 12), res=10.0)
-    )
-    with pytest.raises(InputError, match="not integer class codes"):
-        class_fractions(path, table, make_grid((3, 4), res=30.0))
+def test_non_integral_float_codes_are_refused_with_their_count(tmp_path, table):
+    codes = np.full((9, 12), 10.0, "float32")
+    codes[0, :3] = 10.5
+    path = write_raster(tmp_path / "f.tif", codes, make_grid((9, 12), res=10.0))
+    with pytest.raises(InputError, match="3 non-integral value"):
+        class_fractions(path, table, make_grid((3, 4), res=30.0)).compute()
 
 
 def test_bad_method_and_chunks(lc10, table):
