@@ -35,6 +35,7 @@ _SOC_KEYS = {
     "uncertainty_units",
     "unit_check",
     "sample_cells",
+    "on_implausible",
 }
 _SOC_LAYER_KEYS = {
     "content",

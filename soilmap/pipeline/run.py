@@ -34,6 +34,7 @@ from soilmap.outputs.write import (
     write_tables,
 )
 from soilmap.outputs.write import output_names as write_names
+from soilmap.pipeline.checks import check_reductions, value_checks
 from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
@@ -188,7 +189,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
             chunks=dask_chunks(p.stock),
             compress=config.output.compress,
             zonal=p.zonal,
-            reductions={k: (m, "sum") for k, m in masks.items()},
+            reductions={**{k: (m, "sum") for k, m in masks.items()}, **check_reductions(p)},
             inputs=config.input_paths(),
             progress=sys.stderr.isatty() if progress is None else progress,
         )
@@ -197,6 +198,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
         if done.zonal is None:
             raise ValueError("the run computed no zonal sums")
         table = zonal_table(config.scenarios, p.regions, done.zonal, region_areas_ha(p.regions))
+        checks = value_checks(p, done.reduced, table)  # raises: nothing moved into --out
         units = zonal_units(config.scenarios)
         meta = {
             "units": "; ".join(f"{k}={v}" for k, v in units.items()),
@@ -206,6 +208,7 @@ def _run(config: RunConfig, *, progress: bool | None, compute: Compute) -> RunRe
         write_tables(stage, table, TABLE, units=units, metadata=meta, style_column="co2e_t_per_yr")
         t_write = time.perf_counter()
         manifest = _manifest(p, compute, done.reduced, units)
+        manifest["value_checks"] = checks
         manifest["timings_s"] = {
             "plan": round(t_plan - t0, 3),
             "compute_and_write_rasters": round(t_compute - t_plan, 3),
