@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from soilmap.config.sections import LandcoverConfig, OutputConfig, RegionsConfig
+from soilmap.config.values import check_section
 from soilmap.errors import ConfigError, InputNotFoundError
 from soilmap.options import get_options
 from soilmap.scenario.model import Saturation, Scenario
@@ -100,6 +101,7 @@ def _section(data: Mapping[str, Any], name: str, allowed: set[str], where: str) 
         raise ConfigError(
             f"{where}: unknown key(s) {sorted(unknown)} in [{name}]; allowed: {sorted(allowed)}."
         )
+    check_section(sec, name, where=where)
     return dict(sec)
 
 
@@ -171,6 +173,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
     layers = soc.pop("layers", {})
     if not isinstance(layers, Mapping) or set(layers) - _SOC_LAYER_KEYS:
         raise ConfigError(f"{where}: [soc.layers] allows {sorted(_SOC_LAYER_KEYS)}.")
+    check_section(layers, "soc.layers", where=where)
     try:
         spec = {**soc, **layers}
         for key in ("stock", "lower", "upper", "sd", "relative_uncertainty"):

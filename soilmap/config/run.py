@@ -16,6 +16,7 @@ from soilmap.config.sections import (
     SocConfig,
     soc_paths,
 )
+from soilmap.config.values import check_flags
 from soilmap.errors import ConfigError, InputNotFoundError
 from soilmap.scenario.model import Scenario
 
@@ -196,6 +197,7 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"unknown flag(s) {unknown}; the flags are: {', '.join(FLAGS)}.")
     o: dict[str, Any] = {k: flags.get(k) for k in FLAGS}
     o |= {k: tuple(flags.get(k) or ()) for k in _MULTIPLE}
+    check_flags(o)
     o["overwrite"] = bool(o["overwrite"])
     if cfg is None:
         missing = [
