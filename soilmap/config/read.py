@@ -12,7 +12,7 @@ from soilmap.config.sections import LandcoverConfig, OutputConfig, RegionsConfig
 from soilmap.config.values import check_section
 from soilmap.errors import ConfigError, InputNotFoundError
 from soilmap.options import get_options
-from soilmap.scenario.model import Saturation, Scenario
+from soilmap.scenario.model import Saturation, Scenario, check_rate_slip
 from soilmap.soc.spec import SocSpec
 
 __all__ = ["read_fields", "run_fields"]
@@ -77,6 +77,8 @@ def _scenario(table: Any, base: Path, where: str) -> Scenario:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where}: [scenario] must be a table or an array of tables.")
     sc = _section({"scenario": table}, "scenario", _SCENARIO_KEYS, where)
+    if "rate" in sc:
+        check_rate_slip(sc["rate"], what=f"{where}: [scenario] rate")
     for key in ("horizons", "eligible"):
         if key in sc:
             sc[key] = tuple(sc[key])

@@ -18,7 +18,7 @@ from soilmap.config.sections import (
 )
 from soilmap.config.values import check_flags
 from soilmap.errors import ConfigError, InputNotFoundError
-from soilmap.scenario.model import Scenario
+from soilmap.scenario.model import Scenario, check_rate_slip
 
 __all__ = ["FLAGS", "RunConfig", "config_from_mapping", "load_config"]
 
@@ -198,6 +198,8 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
     o: dict[str, Any] = {k: flags.get(k) for k in FLAGS}
     o |= {k: tuple(flags.get(k) or ()) for k in _MULTIPLE}
     check_flags(o)
+    if o["rate"] is not None:
+        check_rate_slip(o["rate"], what="command line: --rate")
     o["overwrite"] = bool(o["overwrite"])
     if cfg is None:
         missing = [

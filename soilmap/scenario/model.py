@@ -23,6 +23,7 @@ __all__ = [
     "Growth",
     "Saturation",
     "Scenario",
+    "check_rate_slip",
     "parse_rate",
     "saturation_concentration",
 ]
@@ -84,7 +85,7 @@ _RATE_SUFFIXES = (
 )
 
 
-def parse_rate(value: object, *, what: str = "rate") -> float:
+def parse_rate(value: object, *, what: str = "rate", limit: float = MAX_RATE) -> float:
     """A relative annual rate (yr-1) from a number or a string with its unit.
 
     ``0.004``, ``"0.004"``, ``"4‰"``, ``"4 permille"``, ``"0.4%"`` all give 0.004;
@@ -94,11 +95,21 @@ def parse_rate(value: object, *, what: str = "rate") -> float:
     >>> parse_rate("4‰"), parse_rate("0.4 %"), parse_rate("4 permille yr-1"), parse_rate(-0.002)
     (0.004, 0.004, 0.004, -0.002)
 
+    Parameters
+    ----------
+    value : float or str
+    what : str
+        The key or flag, for messages.
+    limit : float
+        Largest rate accepted: :data:`MAX_RATE` for what a user types (the config file
+        and the flags); :class:`Scenario` built in Python accepts gains up to 1.  Losses
+        faster than :data:`MAX_RATE` are always refused.
+
     Raises
     ------
     soilmap.errors.ConfigError
-        Not a number, or |rate| > :data:`MAX_RATE` (with the per-mille and percent
-        readings of the value in the message).
+        Not a number, or |rate| > ``limit`` (with the per-mille and percent readings of
+        the value in the message).
     """
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ConfigError(
@@ -122,14 +133,29 @@ def parse_rate(value: object, *, what: str = "rate") -> float:
             f"{what}: {value!r} is not a rate; write 0.004, '4‰', '0.4%' or '4 permille'."
         ) from None
     rate = round(number * factor, 15)
-    if not np.isfinite(rate) or abs(rate) > MAX_RATE:
+    # A loss faster than MAX_RATE is a slip whatever the limit on gains.
+    if not np.isfinite(rate) or rate > limit or rate >= 1 or rate < -MAX_RATE:
         raise ConfigError(
             f"{what} = {value!r} is {rate:g} per year, i.e. {rate * 100:g} % a year: above "
-            f"{MAX_RATE:g} ({MAX_RATE * 100:g} %/yr) it is almost surely a unit slip. If you "
+            f"{limit:g} ({limit * 100:g} %/yr), or a loss beyond {MAX_RATE:g}, it is almost surely a "
+            "unit slip. If you "
             f"meant {number:g} per mille, write {number / 1000:g} or '{number:g}‰'; if you "
             f"meant {number:g} percent, write {number / 100:g} or '{number:g}%'."
         )
     return rate
+
+
+def check_rate_slip(rate: object, *, what: str) -> None:
+    """Refuse a rate a user typed (config file, flag) that looks like a unit slip.
+
+    Raises
+    ------
+    soilmap.errors.ConfigError
+        |rate| > :data:`MAX_RATE`, for the single rate or any per-group rate.
+    """
+    rates = rate.items() if isinstance(rate, Mapping) else [(None, rate)]
+    for group, r in rates:
+        parse_rate(r, what=what if group is None else f"{what} for {group!r}")
 
 
 @dataclass(frozen=True)
@@ -195,11 +221,11 @@ class Scenario:
             raise ConfigError(f"growth must be 'linear' or 'compound', got {self.growth!r}.")
         if isinstance(self.rate, Mapping):
             parsed: float | dict[str, float] = {
-                str(g): parse_rate(r, what=f"scenario {self.name!r}: rate for {g!r}")
+                str(g): parse_rate(r, what=f"scenario {self.name!r}: rate for {g!r}", limit=1.0)
                 for g, r in self.rate.items()
             }
         else:
-            parsed = parse_rate(self.rate, what=f"scenario {self.name!r}: rate")
+            parsed = parse_rate(self.rate, what=f"scenario {self.name!r}: rate", limit=1.0)
         object.__setattr__(self, "rate", parsed)
         rates = dict(parsed) if isinstance(parsed, dict) else dict.fromkeys(self.eligible, parsed)
         horizons = tuple(int(h) for h in self.horizons)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from soilmap.config import RunConfig
+from soilmap.config import RunConfig, load_config
 from soilmap.errors import ConfigError
-from soilmap.scenario.model import Scenario, parse_rate
+from soilmap.scenario.model import Scenario, check_rate_slip, parse_rate
 
 
 @pytest.mark.parametrize(
@@ -16,10 +16,16 @@ def test_rates_with_their_unit(text):
     assert parse_rate(text) == pytest.approx(0.004, abs=1e-15)
 
 
-def test_a_percent_slip_is_refused_with_both_readings():
+def test_a_percent_slip_is_refused_with_both_readings(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        '[soc]\nstock = "t.tif"\n[regions]\npath = "r.gpkg"\nid_field = "id"\n'
+        '[scenario]\nrate = 0.4\n[output]\ndir = "o"\n'
+    )
     with pytest.raises(ConfigError) as err:
-        Scenario(rate=0.4)
+        load_config(cfg)
     msg = str(err.value)
+    assert str(cfg) in msg and "[scenario] rate = 0.4" in msg
     assert "40 % a year" in msg
     assert "0.4 per mille, write 0.0004 or '0.4‰'" in msg
     assert "0.4 percent, write 0.004 or '0.4%'" in msg
@@ -35,8 +41,8 @@ def test_the_cli_rate_flag_is_checked_too():
 def test_per_group_rates_are_parsed_and_checked():
     sc = Scenario(rate={"cropland": "6‰"}, eligible=("cropland",))
     assert sc.rate_for("cropland") == pytest.approx(0.006)
-    with pytest.raises(ConfigError, match="rate for 'cropland'"):
-        Scenario(rate={"cropland": 0.6}, eligible=("cropland",))
+    with pytest.raises(ConfigError, match="rate for 'cropland' = 0.6 is 0.6 per year"):
+        check_rate_slip({"cropland": 0.6}, what="rate")
 
 
 def test_negative_rates_are_losses_and_labelled():
