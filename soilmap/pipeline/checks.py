@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from soilmap.errors import NoValidDataError
+from soilmap.landuse.groups import check_names
 from soilmap.soc.ranges import Reduction, zero_reductions
 from soilmap.soc.verdict import judge, raise_early
 
@@ -40,6 +41,7 @@ def check_reductions(p: Plan) -> dict[str, Reduction]:
     soilmap.errors.ImplausibleValuesError
         When the pre-run samples already showed implausible cells: before the pass.
     """
+    _check_group_names(p)
     if p.soc is None:
         return {}
     raise_early([m for m in p.soc.sample_failures if m])
@@ -49,6 +51,27 @@ def check_reductions(p: Plan) -> dict[str, Reduction]:
         for g in [str(v) for v in p.fractions["group"].values]:
             out[f"landuse:{g}"] = (p.fractions.sel(group=g), "sum")
     return out
+
+
+def _check_group_names(p: Plan) -> None:
+    """Every ``eligible`` entry and per-group rate key names a group of the run."""
+    if p.table is None:
+        return
+    groups = list(p.table.group_names())
+    for sc in p.config.scenarios:
+        check_names(
+            sc.eligible,
+            groups,
+            what=f"scenario {sc.name!r}: eligible",
+            fix="eligible = [...] in [scenario], or --eligible",
+        )
+        if isinstance(sc.rate, Mapping):
+            check_names(
+                sc.rate,
+                groups,
+                what=f"scenario {sc.name!r}: rate",
+                fix="the keys of rate = {...} in [scenario]",
+            )
 
 
 def _cleaning(soc_report: Mapping[str, Any] | None) -> dict[str, int]:

@@ -137,8 +137,8 @@ def parse_rate(value: object, *, what: str = "rate", limit: float = MAX_RATE) ->
     if not np.isfinite(rate) or rate > limit or rate >= 1 or rate < -MAX_RATE:
         raise ConfigError(
             f"{what} = {value!r} is {rate:g} per year, i.e. {rate * 100:g} % a year: above "
-            f"{limit:g} ({limit * 100:g} %/yr), or a loss beyond {MAX_RATE:g}, it is almost surely a "
-            "unit slip. If you "
+            f"{limit:g} ({limit * 100:g} %/yr), or a loss beyond {MAX_RATE:g}, it is almost "
+            "surely a unit slip. If you "
             f"meant {number:g} per mille, write {number / 1000:g} or '{number:g}‰'; if you "
             f"meant {number:g} percent, write {number / 100:g} or '{number:g}%'."
         )
