@@ -12,6 +12,7 @@ from soilmap.cli.options import (
     duplicate_ids_option,
     regions_crs_option,
     report,
+    report_checks,
     show_progress,
 )
 from soilmap.config import RunConfig
@@ -94,3 +95,4 @@ def command(ctx: click.Context, config: Path | None, **options: object) -> None:
     cfg = RunConfig.from_flags(config, **options)
     result = run_pipeline(cfg, progress=show_progress(ctx))
     report(result, ctx.find_root().obj.get("quiet", False))
+    report_checks(result, ctx.find_root().obj.get("quiet", False))

@@ -19,6 +19,7 @@ import pandas as pd
 
 from soilmap.errors import NoValidDataError
 from soilmap.landuse.groups import check_names
+from soilmap.landuse.table import DEFAULT_ELIGIBLE
 from soilmap.soc.ranges import Reduction, zero_reductions
 from soilmap.soc.verdict import judge, raise_early
 
@@ -158,8 +159,10 @@ def value_checks(p: Plan, reduced: Mapping[str, Any], table: pd.DataFrame) -> di
             + "): likely an undeclared nodata value. If 0 means no data in this file, declare "
             "it (sentinels = [0] in [soc]); bare rock or failed model cells may be real zeros."
         )
+    defaults = {sc.name for sc in p.config.scenarios if sc.eligible == DEFAULT_ELIGIBLE}
     for s in out["scenarios"]:
-        if s["eligible_groups_absent"]:
+        # The default list names groups many tables lack: said in run.json, not warned.
+        if s["eligible_groups_absent"] and s["scenario"] not in defaults:
             out["warnings"].append(
                 f"scenario {s['scenario']!r}: no cell of the land cover is in eligible "
                 f"group(s) {', '.join(s['eligible_groups_absent'])}."
