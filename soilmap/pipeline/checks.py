@@ -34,8 +34,8 @@ __all__ = ["check_reductions", "value_checks"]
 def check_reductions(p: Plan) -> dict[str, Reduction]:
     """The reductions the checks need, computed in the run's single pass.
 
-    The range checks of every SOC input, the exact-zero stock cells per land-use group
-    and the land-cover share of each group (``landuse:<group>``).
+    The range checks of every SOC input and the exact-zero stock cells per land-use
+    group (eligible groups that no cell has are read from the zonal table).
 
     Raises
     ------
@@ -49,8 +49,6 @@ def check_reductions(p: Plan) -> dict[str, Reduction]:
     out = dict(p.soc.value_reductions)
     if p.table is not None:
         out.update(zero_reductions(p.stock, p.fractions))
-        for g in [str(v) for v in p.fractions["group"].values]:
-            out[f"landuse:{g}"] = (p.fractions.sel(group=g), "sum")
     return out
 
 
@@ -92,11 +90,9 @@ def _scenarios(p: Plan, table: pd.DataFrame, reduced: Mapping[str, Any]) -> list
         eligible = groups[groups["eligible"]]
         label = "all" if (rows["landuse"] == "all").any() else groups["landuse"].iloc[0]
         per_region = rows[rows["landuse"] == label]
-        absent = [
-            g
-            for g in sc.eligible
-            if p.table is not None and float(reduced.get(f"landuse:{g}", 0.0) or 0.0) == 0.0
-        ]
+        # A group with no area in the table: no cell of the land cover (with SOC data).
+        area = groups.groupby("landuse")["area_ha"].sum()
+        absent = [g for g in sc.eligible if p.table is not None and not area.get(g, 0.0) > 0]
         out.append(
             {
                 "scenario": sc.name,
@@ -164,7 +160,7 @@ def value_checks(p: Plan, reduced: Mapping[str, Any], table: pd.DataFrame) -> di
         # The default list names groups many tables lack: said in run.json, not warned.
         if s["eligible_groups_absent"] and s["scenario"] not in defaults:
             out["warnings"].append(
-                f"scenario {s['scenario']!r}: no cell of the land cover is in eligible "
+                f"scenario {s['scenario']!r}: no cell of the land cover with SOC data is in eligible "
                 f"group(s) {', '.join(s['eligible_groups_absent'])}."
             )
     for r in ranges:
