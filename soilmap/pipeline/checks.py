@@ -160,8 +160,8 @@ def value_checks(p: Plan, reduced: Mapping[str, Any], table: pd.DataFrame) -> di
         # The default list names groups many tables lack: said in run.json, not warned.
         if s["eligible_groups_absent"] and s["scenario"] not in defaults:
             out["warnings"].append(
-                f"scenario {s['scenario']!r}: no cell of the land cover with SOC data is in eligible "
-                f"group(s) {', '.join(s['eligible_groups_absent'])}."
+                f"scenario {s['scenario']!r}: no cell of the land cover with SOC data is in "
+                f"eligible group(s) {', '.join(s['eligible_groups_absent'])}."
             )
     for r in ranges:
         if r["action"] == "dropped":
