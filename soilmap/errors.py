@@ -16,9 +16,11 @@ __all__ = [
     "DatasetDownloadError",
     "DatasetError",
     "GridMismatchError",
+    "ImplausibleValuesError",
     "InputError",
     "InputNotFoundError",
     "NoOverlapError",
+    "NoValidDataError",
     "OutputExistsError",
     "OutputSpaceError",
     "SoilmapError",
@@ -98,3 +100,11 @@ class DatasetDownloadError(DatasetError, OSError):
 
 class DatasetChecksumError(DatasetError, ValueError):
     """A file's SHA-256 is not the registry's (corrupted, truncated or another version)."""
+
+
+class ImplausibleValuesError(InputError):
+    """Cells of an input lie outside their plausible range (undeclared sentinels, outliers)."""
+
+
+class NoValidDataError(InputError):
+    """An input, or the part of it inside the regions, holds no valid cell."""

@@ -21,6 +21,7 @@ __all__ = [
     "progress_option",
     "regions_crs_option",
     "report",
+    "report_checks",
     "show_progress",
 ]
 
@@ -133,3 +134,24 @@ def report(result: RunResult, quiet: bool) -> None:
             f"({rows['co2e_t_per_yr'].sum():,.0f} t CO2e/yr)",
             err=err,
         )
+
+
+def report_checks(result: RunResult, quiet: bool) -> None:
+    """Print what the value checks found: cells removed per rule, eligible area, warnings."""
+    vc = result.manifest.get("value_checks") or {}
+    if quiet or not vc:
+        return
+    removed = {k: n for k, n in vc.get("cleaning_cells_removed", {}).items() if n}
+    for key, n in removed.items():
+        click.echo(f"  cleaning {key}: {n:,} cells removed")
+    for r in vc.get("ranges", []):
+        if r["cells_outside_range"]:
+            click.echo(f"  {r['layer']}: {r['cells_outside_range']:,} implausible cells dropped")
+    for s in vc.get("scenarios", []):
+        shares = [v for v in s["regions_share_with_soc_data"].values() if v is not None]
+        low = f", lowest region share with SOC data {min(shares):.1%}" if shares else ""
+        click.echo(
+            f"  scenario {s['scenario']}: eligible area {s['eligible_area_ha']:,.0f} ha{low}"
+        )
+    for w in vc.get("warnings", []):
+        click.echo(f"  warning: {w}", err=True)

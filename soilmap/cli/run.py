@@ -13,6 +13,7 @@ from soilmap.cli.options import (
     progress_option,
     regions_crs_option,
     report,
+    report_checks,
     show_progress,
 )
 from soilmap.config import RunConfig
@@ -60,7 +61,11 @@ from soilmap.pipeline.run import run as run_pipeline
 @click.option("--regions-layer", help="Layer of a multi-layer vector file.")
 @duplicate_ids_option(default=None)
 @regions_crs_option
-@click.option("--rate", type=float, help="Relative annual SOC growth [default: 0.004].")
+@click.option(
+    "--rate",
+    help="Relative annual SOC growth: 0.004, 4‰, 0.4% or '4 permille'; |rate| > 0.05 is "
+    "refused as a unit slip, negative rates are losses [default: 0.004].",
+)
 @click.option("--start-year", type=int, help="Year of the initial stock [default: 2020].")
 @click.option(
     "--horizon",
@@ -110,3 +115,4 @@ def command(ctx: click.Context, config: Path | None, **options: object) -> None:
     cfg = RunConfig.from_flags(config, **options)
     result = run_pipeline(cfg, progress=show_progress(ctx))
     report(result, ctx.find_root().obj.get("quiet", False))
+    report_checks(result, ctx.find_root().obj.get("quiet", False))

@@ -15,10 +15,11 @@ from soilmap.config.sections import (
     RegionsConfig,
     extent_config,
 )
+from soilmap.config.values import check_section
 from soilmap.errors import ConfigError, InputNotFoundError
 from soilmap.io.paths import input_path
 from soilmap.options import get_options
-from soilmap.scenario.model import Saturation, Scenario
+from soilmap.scenario.model import Saturation, Scenario, check_rate_slip
 from soilmap.soc.spec import SocSpec
 
 __all__ = ["read_fields", "run_fields"]
@@ -42,6 +43,7 @@ _SOC_KEYS = {
     "uncertainty_units",
     "unit_check",
     "sample_cells",
+    "on_implausible",
 }
 _SOC_LAYER_KEYS = {
     "content",
@@ -86,6 +88,8 @@ def _scenario(table: Any, base: Path, where: str) -> Scenario:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where}: [scenario] must be a table or an array of tables.")
     sc = _section({"scenario": table}, "scenario", _SCENARIO_KEYS, where)
+    if "rate" in sc:
+        check_rate_slip(sc["rate"], what=f"{where}: [scenario] rate")
     for key in ("horizons", "eligible"):
         if key in sc:
             sc[key] = tuple(sc[key])
@@ -114,6 +118,7 @@ def _section(data: Mapping[str, Any], name: str, allowed: set[str], where: str) 
         raise ConfigError(
             f"{where}: unknown key(s) {sorted(unknown)} in [{name}]; allowed: {sorted(allowed)}."
         )
+    check_section(sec, name, where=where)
     return dict(sec)
 
 
@@ -187,6 +192,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
     layers = soc.pop("layers", {})
     if not isinstance(layers, Mapping) or set(layers) - _SOC_LAYER_KEYS:
         raise ConfigError(f"{where}: [soc.layers] allows {sorted(_SOC_LAYER_KEYS)}.")
+    check_section(layers, "soc.layers", where=where)
     try:
         spec = {**soc, **layers}
         for key in ("stock", "lower", "upper", "sd", "relative_uncertainty"):

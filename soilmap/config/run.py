@@ -17,9 +17,10 @@ from soilmap.config.sections import (
     SocConfig,
     soc_paths,
 )
+from soilmap.config.values import check_flags
 from soilmap.errors import ConfigError, InputNotFoundError
 from soilmap.io.paths import check_virtual, input_path, is_virtual
-from soilmap.scenario.model import Scenario
+from soilmap.scenario.model import Scenario, check_rate_slip
 
 __all__ = ["FLAGS", "RunConfig", "config_from_mapping", "load_config"]
 
@@ -223,6 +224,9 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"unknown flag(s) {unknown}; the flags are: {', '.join(FLAGS)}.")
     o: dict[str, Any] = {k: flags.get(k) for k in FLAGS}
     o |= {k: tuple(flags.get(k) or ()) for k in _MULTIPLE}
+    check_flags(o)
+    if o["rate"] is not None:
+        check_rate_slip(o["rate"], what="command line: --rate")
     o["overwrite"] = bool(o["overwrite"])
     if cfg is None:
         missing = [f"--{k.replace('_', '-')}" for k in ("soc", "out") if not o[k]]

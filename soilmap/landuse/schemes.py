@@ -9,7 +9,9 @@ CSV format
 ----------
 Leading ``# key: value`` comment lines carry metadata (``name``, ``title``,
 ``product``, ``source`` = citation/URL of the official legend, ``aliases``,
-``nodata`` = codes meaning "no data"); other ``#`` lines are free comments.  The
+``nodata`` = codes meaning "no data", ``groups`` = custom groups declared although
+they are close to a standard name, see :mod:`soilmap.landuse.groups`); other ``#``
+lines are free comments.  The
 first other line is the header ``code,group,label,color`` (``label`` and
 ``color`` optional, in any order); then one row per code::
 
@@ -49,7 +51,7 @@ from soilmap.landuse.table import NODATA_GROUP, ClassTable, _as_code, _validate_
 __all__ = ["list_schemes", "load_class_table"]
 
 _META_RE = re.compile(r"#\s*([A-Za-z_]+)\s*:\s*(.*)$")
-_META_KEYS = ("name", "title", "product", "source", "reference", "aliases", "nodata")
+_META_KEYS = ("name", "title", "product", "source", "reference", "aliases", "nodata", "groups")
 _TABLE_SUFFIXES = (".csv", ".yaml", ".yml")
 
 
@@ -347,4 +349,6 @@ def _build(
         reference="; ".join(v for v in (meta.get("source"), meta.get("reference")) if v),
         nodata_labels=tuple(nodata_labels),
         aliases=aliases,
+        # "# groups: croplnd, ...": custom groups declared close to a standard name
+        declared_groups=tuple(g for g in re.split(r"[,;\s]+", meta.get("groups", "")) if g),
     )

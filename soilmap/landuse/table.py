@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from soilmap.errors import ClassTableError, UnknownClassError
+from soilmap.landuse.groups import check_table_groups
 
 __all__ = [
     "ALL_LAND",
@@ -164,6 +165,8 @@ class ClassTable:
         Label of each ``nodata`` code (``""`` where not given).
     aliases : tuple of str, optional
         Other names a preset answers to.
+    declared_groups : tuple of str, optional
+        Custom groups accepted although close to a standard name (``# groups:``).
     """
 
     name: str
@@ -178,6 +181,8 @@ class ClassTable:
     reference: str = ""
     nodata_labels: tuple[str, ...] = ()
     aliases: tuple[str, ...] = field(default=(), compare=False)
+    #: Custom groups declared on purpose although close to a standard name.
+    declared_groups: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         where = f"class table {self.name!r} ({self.source})"
@@ -188,6 +193,7 @@ class ClassTable:
         colors = tuple("" if c is None else str(c).strip() for c in self.colors)
         nodata_labels = tuple(str(lab) for lab in self.nodata_labels) or ("",) * len(nodata)
         _validate_columns(where, codes, groups, labels, colors, nodata, nodata_labels)
+        check_table_groups(groups, self.declared_groups, where=where)
         user = _user_groups(groups)
         if len(user) > _MAX_USER_GROUPS:
             raise ClassTableError(

@@ -33,6 +33,7 @@ from soilmap.outputs.write import (
     write_tables,
 )
 from soilmap.outputs.write import output_names as write_names
+from soilmap.pipeline.checks import check_reductions, value_checks
 from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
@@ -196,7 +197,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             chunks=dask_chunks(p.stock),
             compress=config.output.compress,
             zonal=p.zonal,
-            reductions={k: (m, "sum") for k, m in masks.items()},
+            reductions={**{k: (m, "sum") for k, m in masks.items()}, **check_reductions(p)},
             inputs=config.input_paths(),
             progress=progress,
         )
@@ -206,6 +207,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             raise ValueError("the run computed no zonal sums")
         areas = region_areas_on_grid(p.regions, p.grid, done.zonal.extent_ha)
         table = zonal_table(config.scenarios, p.regions, done.zonal, areas)
+        checks = value_checks(p, done.reduced, table)  # raises: nothing moved into --out
         units = zonal_units(config.scenarios)
         meta = {
             "units": "; ".join(f"{k}={v}" for k, v in units.items()),
@@ -216,6 +218,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
         report("tables", 1, 1, "zonal tables")
         t_write = time.perf_counter()
         manifest = _manifest(p, compute, done.reduced, units)
+        manifest["value_checks"] = checks
         manifest["timings_s"] = {
             "plan": round(t_plan - t0, 3),
             "compute_and_write_rasters": round(t_compute - t_plan, 3),

@@ -26,6 +26,8 @@ __all__ = [
     "Growth",
     "Saturation",
     "Scenario",
+    "check_rate_slip",
+    "parse_rate",
     "saturation_concentration",
 ]
 
@@ -102,6 +104,92 @@ RATE_UNITS: dict[str, float] = {
 
 Growth = Literal["linear", "compound"]
 
+#: Largest |rate| accepted (yr-1): above, the value is almost surely a unit slip
+#: (0.4 meant as 0.4 % or 4 ‰ per year).
+MAX_RATE = 0.05
+
+# Units a rate may be written with, and their factor to yr-1.
+_RATE_SUFFIXES = (
+    ("permille", 0.001),
+    ("per mille", 0.001),
+    ("‰", 0.001),
+    ("%", 0.01),
+    ("percent", 0.01),
+)
+
+
+def parse_rate(value: object, *, what: str = "rate", limit: float = MAX_RATE) -> float:
+    """A relative annual rate (yr-1) from a number or a string with its unit.
+
+    ``0.004``, ``"0.004"``, ``"4‰"``, ``"4 permille"``, ``"0.4%"`` all give 0.004;
+    ``"/yr"``, ``" yr-1"`` after the unit are allowed.  Negative rates (losses) are
+    allowed.
+
+    >>> parse_rate("4‰"), parse_rate("0.4 %"), parse_rate("4 permille yr-1"), parse_rate(-0.002)
+    (0.004, 0.004, 0.004, -0.002)
+
+    Parameters
+    ----------
+    value : float or str
+    what : str
+        The key or flag, for messages.
+    limit : float
+        Largest rate accepted: :data:`MAX_RATE` for what a user types (the config file
+        and the flags); :class:`Scenario` built in Python accepts gains up to 1.  Losses
+        faster than :data:`MAX_RATE` are always refused.
+
+    Raises
+    ------
+    soilmap.errors.ConfigError
+        Not a number, or |rate| > ``limit`` (with the per-mille and percent readings of
+        the value in the message).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(
+            f"{what} must be a number per year (0.004) or a string with its unit ('4‰', "
+            f"'0.4%', '4 permille'), got {value!r} ({type(value).__name__})."
+        )
+    factor, text = 1.0, value
+    if isinstance(value, str):
+        text = value.strip()
+        for end in ("/yr", " yr-1", "yr-1", " per year", "/year"):
+            if text.endswith(end):
+                text = text[: -len(end)].strip()
+        for suffix, f in _RATE_SUFFIXES:
+            if text.endswith(suffix):
+                text, factor = text[: -len(suffix)].strip(), f
+                break
+    try:
+        number = float(text)
+    except ValueError:
+        raise ConfigError(
+            f"{what}: {value!r} is not a rate; write 0.004, '4‰', '0.4%' or '4 permille'."
+        ) from None
+    rate = round(number * factor, 15)
+    # A loss faster than MAX_RATE is a slip whatever the limit on gains.
+    if not np.isfinite(rate) or rate > limit or rate >= 1 or rate < -MAX_RATE:
+        raise ConfigError(
+            f"{what} = {value!r} is {rate:g} per year, i.e. {rate * 100:g} % a year: above "
+            f"{limit:g} ({limit * 100:g} %/yr), or a loss beyond {MAX_RATE:g}, it is almost "
+            "surely a unit slip. If you "
+            f"meant {number:g} per mille, write {number / 1000:g} or '{number:g}‰'; if you "
+            f"meant {number:g} percent, write {number / 100:g} or '{number:g}%'."
+        )
+    return rate
+
+
+def check_rate_slip(rate: object, *, what: str) -> None:
+    """Refuse a rate a user typed (config file, flag) that looks like a unit slip.
+
+    Raises
+    ------
+    soilmap.errors.ConfigError
+        |rate| > :data:`MAX_RATE`, for the single rate or any per-group rate.
+    """
+    rates = rate.items() if isinstance(rate, Mapping) else [(None, rate)]
+    for group, r in rates:
+        parse_rate(r, what=what if group is None else f"{what} for {group!r}")
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -164,17 +252,15 @@ class Scenario:
             raise ConfigError(f"scenario name {self.name!r}: use letters, digits, '-' or '_'.")
         if self.growth not in ("linear", "compound"):
             raise ConfigError(f"growth must be 'linear' or 'compound', got {self.growth!r}.")
-        rates = (
-            dict(self.rate)
-            if isinstance(self.rate, Mapping)
-            else dict.fromkeys(self.eligible, float(self.rate))
-        )
-        for group, r in rates.items():
-            if not (isinstance(r, int | float) and np.isfinite(r) and 0 <= r < 1):
-                raise ConfigError(
-                    f"rate for {group!r} must be a fraction per year in [0, 1) (0.004 = 4 per "
-                    f"1000), got {r!r}."
-                )
+        if isinstance(self.rate, Mapping):
+            parsed: float | dict[str, float] = {
+                str(g): parse_rate(r, what=f"scenario {self.name!r}: rate for {g!r}", limit=1.0)
+                for g, r in self.rate.items()
+            }
+        else:
+            parsed = parse_rate(self.rate, what=f"scenario {self.name!r}: rate", limit=1.0)
+        object.__setattr__(self, "rate", parsed)
+        rates = dict(parsed) if isinstance(parsed, dict) else dict.fromkeys(self.eligible, parsed)
         horizons = tuple(int(h) for h in self.horizons)
         if not horizons:
             raise ConfigError("give at least one horizon year (e.g. --horizon 2030).")
@@ -218,6 +304,11 @@ class Scenario:
         """Plain-data form for ``run.json`` and config files."""
         d = {f: getattr(self, f) for f in ("name", "start_year", "growth", "co2e_factor")}
         d["rate"] = dict(self.rate) if isinstance(self.rate, Mapping) else self.rate
+        losses = sorted(g for g, r in self._rates if r < 0)
+        if losses or (not isinstance(self.rate, Mapping) and float(self.rate) < 0):
+            d["rate_note"] = "negative rate: a loss of SOC, not a gain" + (
+                f" ({', '.join(losses)})" if losses else ""
+            )
         d["horizons"] = list(self.horizons)
         d["eligible"] = list(self.eligible)
         d["rate_raster"] = str(self.rate_raster) if self.rate_raster else None

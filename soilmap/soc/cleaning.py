@@ -188,7 +188,11 @@ class Rule:
             Units of ``da`` (default ``da.attrs["units"]``), to convert range limits.
         """
         if self.kind == "sentinel":
-            return da.isin(list(self.values))
+            # A float32 file stores -3.4e38 as -3.3999999521e38 (also once read as
+            # float64): a sentinel matches its float32 rounding too.
+            with np.errstate(over="ignore"):
+                as_f32 = np.asarray(self.values, dtype="float32").astype("float64")
+            return da.isin([*self.values, *(v for v in as_f32.tolist() if np.isfinite(v))])
         lo, hi = self.min, self.max
         layer_units = units or da.attrs.get("units")
         if self.units and layer_units and self.units != layer_units:

@@ -34,6 +34,7 @@ from soilmap.soc.plausibility import (
     sample_layers,
 )
 from soilmap.soc.products import FIX_UNITS, LayerMatch, OpenedLayer, open_layer
+from soilmap.soc.ranges import range_check
 from soilmap.soc.spec import PropertyLayers, SocInputs, SocSpec
 from soilmap.soc.stock import (
     depth_weights,
@@ -42,6 +43,7 @@ from soilmap.soc.stock import (
     stock_bounds,
     stock_from_layers,
 )
+from soilmap.soc.verdict import check_sample_range
 from soilmap.units import CANONICAL, conversion_factor, conversion_text, convert
 
 __all__ = [
@@ -111,6 +113,28 @@ def _check(
         mode=spec.unit_check,
         sample=sample,
     )
+
+
+def _range_check(o: OpenedLayer, res: SocInputs, depth: tuple[float, float] | None = None) -> None:
+    """Remove (and count, with the outputs) the cells of ``o`` outside their plausible range."""
+    own = [
+        v
+        for r in (o.match.layer.rules if o.match else ())
+        if r.kind == "sentinel"
+        for v in r.values
+    ]
+    kept, rc = range_check(
+        o.data,
+        quantity=o.quantity,
+        units=o.units,
+        key=f"range:{o.role}:{o.path.stem}",
+        what=f"{o.role.replace('_', ' ')} {str(o.path)!r}",
+        depth_cm=depth,
+        extra_sentinels=tuple(own),
+    )
+    rc.path = str(o.path)
+    o.cleaned.data = kept
+    res.range_checks.append(rc)
 
 
 def _same_grid(ref: xr.DataArray, others: Sequence[OpenedLayer], ref_name: str) -> None:
@@ -202,6 +226,8 @@ def _open_properties(spec: SocSpec, chunks: ChunkSpec, res: SocInputs) -> xr.Dat
         got = dict(zip(map(id, all_layers), samples, strict=True))
         # Precise per-layer verdicts first, then the stock the sampled values give.
         res.checks += [_check(o, got[id(o)], spec, how) for o in [*bd, *cf, *content]]
+        for o in all_layers:
+            res.sample_failures.append(check_sample_range(o, got[id(o)], spec.on_implausible, how))
         vals = [[got[id(o)] for o in g] for g in (content, bd, cf)]
         res.checks.append(
             check_property_stock(
@@ -217,6 +243,8 @@ def _open_properties(spec: SocSpec, chunks: ChunkSpec, res: SocInputs) -> xr.Dat
                 sample=how,
             )
         )
+    for o in all_layers:
+        _range_check(o, res)
     stock = stock_from_layers(
         [o.data for o in content],
         [o.data for o in bd],
@@ -379,7 +407,7 @@ def open_soc(spec: SocSpec, *, chunks: ChunkSpec = None) -> SocInputs:
     soilmap.errors.InputError
         Missing files, grids that differ, depths that do not cover the range.
     """
-    res = SocInputs(stock=xr.DataArray())  # filled below
+    res = SocInputs(stock=xr.DataArray(), on_implausible=spec.on_implausible)  # filled below
     stock_sample: np.ndarray | None = None
     stock_units: str | None = None
     if spec.stock is not None:
@@ -388,7 +416,11 @@ def open_soc(spec: SocSpec, *, chunks: ChunkSpec = None) -> SocInputs:
         if spec.unit_check != "off":
             (values,), how = _sample([o], spec.sample_cells, spec.sample_window)
             res.checks.append(_check(o, values, spec, how, depth))
+            res.sample_failures.append(
+                check_sample_range(o, values, spec.on_implausible, how, depth)
+            )
             stock_sample = values * conversion_factor(o.units, STOCK)
+        _range_check(o, res, depth)
         stock = convert(o.data, STOCK, what=f"SOC stock {str(o.path)!r}", quantity="stock")
         res.counts.update(o.cleaned.counts)
         res.count_masks.update(o.cleaned.masks)

@@ -19,6 +19,7 @@ from soilmap.soc.plausibility import (
     PlausibilityResult,
 )
 from soilmap.soc.products import list_products
+from soilmap.soc.ranges import OnImplausible, RangeCheck, Reduction, check_on_implausible
 
 __all__ = [
     "PropertyLayers",
@@ -88,6 +89,9 @@ class SocSpec:
         Plausibility check of the units on a sample (see :mod:`soilmap.soc.plausibility`).
     sample_cells : int
         Cells read for the plausibility check, all layers together.
+    on_implausible : {"error", "drop"}
+        Cells outside their plausible range (:mod:`soilmap.soc.ranges`) that no declared
+        rule removed: stop the run (default), or remove them and count them.
     """
 
     stock: Path | None = None
@@ -117,12 +121,14 @@ class SocSpec:
     uncertainty_units: str | None = None
     unit_check: CheckMode = "error"
     sample_cells: int = DEFAULT_SAMPLE_CELLS
+    on_implausible: OnImplausible = "error"
     #: Rows ``row0:row1`` and columns ``col0:col1`` the run covers: the unit check
     #: samples only them (set by the pipeline from the run's extent).
     sample_window: tuple[int, int, int, int] | None = None
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)
+        check_on_implausible(self.on_implausible)
         for k in ("stock", "lower", "upper", "sd", "relative_uncertainty"):
             if getattr(self, k) is not None:
                 set_(k, Path(getattr(self, k)))
@@ -266,6 +272,17 @@ class SocInputs:
     uncertainty: dict[str, Any] | None = None
     sources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     properties: PropertyLayers | None = None
+    #: The range check of every SOC input layer (:mod:`soilmap.soc.ranges`); their
+    #: reductions are computed with the outputs.
+    range_checks: list[RangeCheck] = field(default_factory=list)
+    on_implausible: OnImplausible = "error"
+    #: What the pre-run samples showed of implausible cells (None: nothing), per layer.
+    sample_failures: list[str | None] = field(default_factory=list)
+
+    @property
+    def value_reductions(self) -> dict[str, Reduction]:
+        """Every range-check reduction, by key (for the engine's ``reductions``)."""
+        return {k: v for rc in self.range_checks for k, v in rc.reductions.items()}
 
     def compute_counts(self) -> dict[str, int]:
         """Compute the counts on their own (reads the inputs; pipelines use :attr:`counts`)."""
@@ -274,7 +291,8 @@ class SocInputs:
 
     def report(self, counts: Mapping[str, Any]) -> dict[str, Any]:
         """JSON-able description for ``run.json``, given the *computed* counts."""
-        n = {k: int(np.asarray(v)) for k, v in counts.items()}
+        checks = self.value_reductions
+        n = {k: int(np.asarray(v)) for k, v in counts.items() if k not in checks}
         unc = None
         if self.uncertainty is not None:
             clipped = {k.split(":", 1)[1]: v for k, v in n.items() if k.startswith("bounds:")}

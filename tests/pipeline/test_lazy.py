@@ -69,10 +69,14 @@ def test_a_run_reads_each_input_block_once(sample_copy, tmp_path, monkeypatch, s
     p = plan(cfg)  # the plausibility checks may read a sample before this point
     del p
     reads = _count_reads(monkeypatch)
-    run(cfg, progress=False)
+    result = run(cfg, progress=False)
     inputs = {k: v for k, v in reads.items() if str(sample_copy) in k[0]}
     assert inputs, "no reads were counted"
     assert max(inputs.values()) == 1, {k: v for k, v in inputs.items() if v > 1}
+    # The range check of every SOC layer was computed in that same pass (issue 13).
+    ranges = result.manifest["value_checks"]["ranges"]
+    assert len(ranges) == len(cfg.soc.content) + len(cfg.soc.bulk_density) > 0
+    assert all(r["cells_outside_range"] == 0 for r in ranges)
     # 9 input rasters x 4 x 2 chunks; plausibility samples are read before compute
     tif_windows = {k for k in inputs if k[1] != "None"}
     assert len(tif_windows) >= 9 * 8
