@@ -98,3 +98,11 @@ class DatasetDownloadError(DatasetError, OSError):
 
 class DatasetChecksumError(DatasetError, ValueError):
     """A file's SHA-256 is not the registry's (corrupted, truncated or another version)."""
+
+
+class RothCInputError(InputError):
+    """A RothC input (``RothC_input.dat``, a climate stack, a ``[rothc]`` value) is invalid."""
+
+
+class RothCCalibrationError(SoilmapError):
+    """RothC inputs cannot be scaled so that the equilibrium equals the observed stock."""
