@@ -10,7 +10,7 @@ Examples
 >>> year = [(3.73, 52.2, 6.6, 1)] * 12
 >>> pools, smd = step_year([0.0, 0.0, 0.0, 0.0], 0.0, year, [0.1] * 12, 1.44, 13.0, 25.0)
 >>> round(sum(pools), 6)
-0.862603
+0.862592
 """
 
 from __future__ import annotations
