@@ -79,7 +79,7 @@ def calibrate(
     """
     keep, smd = periodic_keep(climate, soil)
     finite = np.isfinite(keep).all(axis=(0, 1))
-    active = finite & (keep < 1.0).any(axis=(0, 1))
+    active = np.asarray(finite & (keep < 1.0).any(axis=(0, 1)))
     m = year_map(np.where(np.isfinite(keep), keep, 1.0), soil)
     c = np.stack([year_inputs(keep, soil, np.nan_to_num(x)) for x in (plant, fym)], axis=-1)
     eq = solve_equilibrium(m, c, active)  # (4, n, 2)

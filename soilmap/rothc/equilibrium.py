@@ -133,9 +133,8 @@ def solve_equilibrium(m: FloatArray, c: FloatArray, active: npt.NDArray[np.bool_
     lhs = np.broadcast_to(np.eye(4), (n, 4, 4)) - m
     lhs = np.where(active[:, None, None], lhs, np.eye(4))
     rhs = c if c.ndim == 3 else c[:, :, None]
-    x = np.linalg.solve(lhs, rhs)
-    x = np.where(active[:, None, None], x, np.nan)
-    x = np.moveaxis(x, 1, 0)
+    solved = np.linalg.solve(lhs, rhs)
+    x: FloatArray = np.moveaxis(np.where(active[:, None, None], solved, np.nan), 1, 0)
     return x if c.ndim == 3 else x[..., 0]
 
 
@@ -157,5 +156,5 @@ def equilibrium(climate: Climate, soil: Soil, added: FloatArray) -> FloatArray:
         DPM, RPM, BIO, HUM, shape ``(4, n)``, t C ha-1; NaN where nothing decomposes.
     """
     keep, _ = periodic_keep(climate, soil)
-    active = (keep < 1.0).any(axis=(0, 1))
+    active = np.asarray((keep < 1.0).any(axis=(0, 1)))
     return solve_equilibrium(year_map(keep, soil), year_inputs(keep, soil, added), active)

@@ -181,7 +181,9 @@ class Climate:
     def factor_of(self, i: int) -> FloatArray | float:
         """The extra rate factor of month ``i`` (cyclic)."""
         f = self.factor
-        return f[i % len(self)] if np.ndim(f) > 0 else f
+        if isinstance(f, np.ndarray) and f.ndim > 0:
+            return f[i % len(self)]
+        return f
 
 
 @dataclass(frozen=True)
