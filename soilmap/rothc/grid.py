@@ -115,14 +115,15 @@ def output_names(scenarios: Mapping[str, float], horizons: Sequence[int]) -> lis
 
 
 def _data(a: xr.DataArray | None, like: xr.DataArray, fill: float, months: int = 0) -> da.Array:
+    yx = da.asarray(like.data).chunks
     if a is None:
         shape = (months, *like.shape) if months else like.shape
-        chunks = ((months,), *like.chunks) if months else like.chunks
+        chunks = ((months,), *yx) if months else yx
         return da.full(shape, fill, chunks=chunks, dtype=np.float64)
     d = da.asarray(a.data)
     if d.ndim == 3:
         d = d.rechunk({0: -1})
-    return d.rechunk({d.ndim - 2: like.chunks[0], d.ndim - 1: like.chunks[1]})
+    return d.rechunk({d.ndim - 2: yx[0], d.ndim - 1: yx[1]})
 
 
 def run_grid(
@@ -158,7 +159,7 @@ def run_grid(
     if inputs.warmup is not None:
         warm = da.concatenate([_data(x, like, 0.0) for x in inputs.warmup])
     else:
-        warm = da.zeros((1, *like.shape), chunks=((1,), *like.chunks))
+        warm = da.zeros((1, *like.shape), chunks=((1,), *da.asarray(like.data).chunks))
     names = output_names(scenarios, horizons)
     out = da.map_blocks(
         _block,
@@ -169,7 +170,7 @@ def run_grid(
         scenarios=dict(scenarios),
         horizons=list(horizons),
         names=names,
-        chunks=((len(names),), *like.chunks),
+        chunks=((len(names),), *da.asarray(like.data).chunks),
         dtype=np.float64,
     )
     layers = {}
