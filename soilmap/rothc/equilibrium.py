@@ -11,7 +11,7 @@ what calibration uses.
 Examples
 --------
 >>> round(float(iom_falloon(42.4779)), 4)  # t C ha-1
-3.4245
+3.5049
 """
 
 from __future__ import annotations

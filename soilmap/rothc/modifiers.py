@@ -17,8 +17,8 @@ options of Farina et al. (2013) offered by the official release v2.0.0:
 
 Examples
 --------
->>> round(float(rm_temperature(9.1)), 6)  # the rate at the mean Rothamsted temperature
-1.120542
+>>> round(float(rm_temperature(9.1)), 6)  # 9.1 °C
+0.974079
 >>> float(rm_temperature(-6.0))
 0.0
 >>> float(rm_cover(1)), float(rm_cover(0))

@@ -99,3 +99,16 @@ def test_two_chunkings_equal_each_cell_alone_and_the_scalar_model():
     for _ in range(10):
         pools, smd = step_year(pools, smd, months, [plant * 1.2] * 12, ratio, clay, 30.0)
     assert abs(sum(pools) + iom - float(a["soc_SSM3_10"].values[y, x])) < 1e-6
+
+
+def test_attainable_share_by_hand():
+    from soilmap.rothc.grid import target_layers
+
+    ds = xr.Dataset(
+        {"soc_t0": xr.DataArray([[50.0, 0.0]]), "soc_SSM1_20": xr.DataArray([[52.0, 1.0]])}
+    )
+    out = target_layers(ds, {"SSM1": 1.05}, 20)
+    # 4 per 1000 of 50 t C/ha over 20 years is 4 t C/ha; RothC gains 2: half the target
+    assert out["attainable_share_of_target_SSM1"].values[0, 0] == 0.5
+    assert np.isnan(out["attainable_share_of_target_SSM1"].values[0, 1])
+    assert out["asr_SSM1"].values[0, 0] == 0.1
