@@ -62,7 +62,7 @@ def inputs(side: int, chunk: int) -> GridInputs:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--side", type=int, default=1000)
-    ap.add_argument("--chunk", type=int, default=250)
+    ap.add_argument("--chunk", type=int, default=125)
     args = ap.parse_args()
     n = args.side**2
     load = os.getloadavg()
