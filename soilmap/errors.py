@@ -108,3 +108,11 @@ class ImplausibleValuesError(InputError):
 
 class NoValidDataError(InputError):
     """An input, or the part of it inside the regions, holds no valid cell."""
+
+
+class RothCInputError(InputError):
+    """A RothC input (``RothC_input.dat``, a climate stack, a ``[rothc]`` value) is invalid."""
+
+
+class RothCCalibrationError(SoilmapError):
+    """RothC inputs cannot be scaled so that the equilibrium equals the observed stock."""

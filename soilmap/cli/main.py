@@ -55,10 +55,11 @@ apply_gdal_cache()
 
 
 def _register() -> None:
-    from soilmap.cli import data, demo, gsocseq, run, schemes, zonal
+    from soilmap.cli import data, demo, gsocseq, rothc, run, schemes, zonal
 
     for module in (run, demo, zonal, gsocseq, schemes, data):
         cli.add_command(module.command)
+    cli.add_command(rothc.command)
 
 
 _register()
