@@ -25,6 +25,7 @@ from soilmap.options import Codec
 from soilmap.outputs.cog import FLOAT_NODATA, ScratchRaster, create_scratch
 from soilmap.outputs.manifest import write_json
 from soilmap.outputs.qml import continuous_style, paletted_style, style_path_for, write_qml
+from soilmap.outputs.regions import INTENSIVE, INTENSIVE_UNIT, regions_layer, regions_units
 from soilmap.outputs.tables import write_csv, write_gpkg, write_parquet
 
 __all__ = [
@@ -178,17 +179,60 @@ def write_tables(
     metadata: Mapping[str, str],
     formats: Sequence[str] = TABLE_FORMATS,
     style_column: str | None = None,
+    with_regions: bool = False,
 ) -> None:
-    """Write one table as ``<stem>.gpkg`` (layer ``stem``), ``.csv`` + ``.csvt``, ``.parquet``."""
-    writers: dict[str, Callable[[], Any]] = {
-        "gpkg": lambda: write_gpkg(
+    """Write one table as ``<stem>.gpkg`` (layer ``stem``), ``.csv`` + ``.csvt``, ``.parquet``.
+
+    With ``with_regions`` (a zonal table with ``landuse`` and ``scenario`` rows) the
+    GeoPackage also gets layer ``regions`` (:func:`~soilmap.outputs.regions.regions_layer`),
+    drawn by potential per hectare of region in quantile classes and labelled with
+    region names; layer ``stem`` is then drawn by the same quantity on its ``all``
+    rows of the first scenario (one polygon per region, not one per row).
+    """
+
+    def gpkg() -> None:
+        path = stage.path(f"{stem}.gpkg")
+        if not with_regions:
+            write_gpkg(
+                table,
+                path,
+                layer=stem,
+                metadata=dict(metadata),
+                units=units,
+                style_column=style_column,
+            )
+            return
+        first = str(table["scenario"].iloc[0])
+        rows = (table["landuse"] == "all") & (table["scenario"] == first)
+        quoted = first.replace("'", "''")
+        write_gpkg(
             table,
-            stage.path(f"{stem}.gpkg"),
+            path,
             layer=stem,
             metadata=dict(metadata),
             units=units,
-            style_column=style_column,
-        ),
+            style_expression=(
+                f"CASE WHEN \"landuse\" = 'all' AND \"scenario\" = '{quoted}' "
+                'THEN "sequestration_t_per_yr" / "region_area_ha" END'
+            ),
+            style_values=table.loc[rows, "sequestration_t_per_yr"]
+            / table.loc[rows, "region_area_ha"],
+            style_unit=INTENSIVE_UNIT,
+        )
+        wide = regions_layer(table)
+        style = next(c for c in wide.columns if c.startswith(INTENSIVE))
+        write_gpkg(
+            wide,
+            path,
+            layer="regions",
+            metadata=dict(metadata),
+            units=regions_units(wide, units),
+            style_column=style,
+            label_field="region_name",
+        )
+
+    writers: dict[str, Callable[[], Any]] = {
+        "gpkg": gpkg,
         "csv": lambda: write_csv(table, stage.path(f"{stem}.csv")),
         "parquet": lambda: write_parquet(
             table, stage.path(f"{stem}.parquet"), metadata=metadata, units=units

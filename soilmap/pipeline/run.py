@@ -37,6 +37,7 @@ from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
 from soilmap.progress import Progress, reporter, resolve
+from soilmap.report import REPORT, write_report
 from soilmap.zonal.regions import region_areas_ha
 from soilmap.zonal.table import zonal_table, zonal_units
 
@@ -61,7 +62,7 @@ class RunResult:
 
 def output_names(p: Plan) -> list[str]:
     """Every file name the run will write into the output folder."""
-    return write_names(list(p.layers), [TABLE])
+    return [*write_names(list(p.layers), [TABLE]), REPORT]
 
 
 def _layer_tags(config: RunConfig, key: LayerKey) -> dict[str, Any]:
@@ -211,7 +212,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             "scenarios": ", ".join(sc.name for sc in config.scenarios),
             "software": "soilmap",
         }
-        write_tables(stage, table, TABLE, units=units, metadata=meta, style_column="co2e_t_per_yr")
+        write_tables(stage, table, TABLE, units=units, metadata=meta, with_regions=True)
         report("tables", 1, 1, "zonal tables")
         t_write = time.perf_counter()
         manifest = _manifest(p, compute, done.reduced, units)
@@ -224,6 +225,9 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             "total": round(time.perf_counter() - t0, 3),
         }
         write_manifest(stage, manifest)
+        report("report", 0, 1, REPORT)
+        write_report(stage.dir, path_for=stage.path)
+        report("report", 1, 1, REPORT)
         outputs = stage.commit()
     report("done", 1, 1, str(config.output.dir))
     log.info(
