@@ -42,8 +42,7 @@ def test_totals_and_ten_largest_regions(capsys):
     # 12 regions with potentials 1..12 t C/yr: 78 t C/yr, 120 ha, 0.078 Mt C in total.
     assert (
         "scenario p4, 12 regions: eligible land 120 ha, SOC 0.078 Mt C, "
-        "potential 78 t C/yr (286 t CO2e/yr)"
-        in lines[1]
+        "potential 78 t C/yr (286 t CO2e/yr)" in lines[1]
     )
     shown = [ln.split()[0] for ln in lines if ln.startswith("    R")]
     assert shown == [f"R{i:02d}" for i in range(11, 1, -1)]  # 10 largest, largest first
