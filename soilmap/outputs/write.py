@@ -47,7 +47,7 @@ TABLE_FORMATS = ("gpkg", "csv", "parquet")
 
 @dataclass(frozen=True)
 class Continuous:
-    """A continuous colour ramp, stretched on the layer's computed range.
+    """A continuous colour ramp, stretched on the layer's 2nd-98th percentile.
 
     Attributes
     ----------
@@ -56,10 +56,14 @@ class Continuous:
     label_unit : str, optional
         Unit shown in the legend (default: the layer's ``units``).
     vmin, vmax : float, optional
-        Fixed ends of the ramp; ``None`` takes them from the data (``vmin`` 0 when
-        the layer has no negative value).
+        Fixed ends of the ramp; ``None`` takes them from the data: the 2nd and 98th
+        percentile when they are known (else the minimum and maximum).
     vmax_if_empty : float, optional
         ``vmax`` to use when the data's maximum is not positive (an empty layer).
+    diverging_ramp : str
+        Ramp used instead when the values change sign (centred on zero).
+    band : int
+        1-based band the style draws (a multi-band layer opens on this band).
     """
 
     ramp: str
@@ -67,21 +71,47 @@ class Continuous:
     vmin: float | None = None
     vmax: float | None = None
     vmax_if_empty: float | None = None
+    diverging_ramp: str = "RdBu"
+    band: int = 1
 
     @property
     def needs_range(self) -> bool:
         """Whether the data's minimum and maximum must be computed for this style."""
         return self.vmin is None or self.vmax is None
 
-    def xml(self, units: str, vmin: float, vmax: float) -> str:
-        """The QML document, given the layer's computed range."""
-        lo = self.vmin
-        if lo is None:
-            lo = 0.0 if np.isfinite(vmin) and vmin >= 0 else float(vmin)
-        hi = float(vmax) if self.vmax is None else self.vmax
+    def xml(
+        self,
+        units: str,
+        vmin: float,
+        vmax: float,
+        stretch: tuple[float, float] | None = None,
+    ) -> str:
+        """The QML document, given the layer's computed range and percentile stretch."""
+        p_lo, p_hi = stretch if stretch is not None else (vmin, vmax)
+        if not (np.isfinite(p_lo) and np.isfinite(p_hi) and p_hi > p_lo):
+            p_lo, p_hi = vmin, vmax
+        unit = self.label_unit or units
+        if (
+            self.vmin is None
+            and self.vmax is None
+            and np.isfinite(vmin)
+            and np.isfinite(vmax)
+            and vmin < 0 < vmax
+        ):
+            # Gains and losses: a diverging ramp with zero on its centre colour.
+            return continuous_style(
+                float(p_lo),
+                float(p_hi),
+                ramp=self.diverging_ramp,
+                label_unit=unit,
+                diverging=True,
+                band=self.band,
+            )
+        lo = float(p_lo) if self.vmin is None else self.vmin
+        hi = float(p_hi) if self.vmax is None else self.vmax
         if self.vmax_if_empty is not None and not hi > 0:
             hi = self.vmax_if_empty
-        return continuous_style(lo, hi, ramp=self.ramp, label_unit=self.label_unit or units)
+        return continuous_style(lo, hi, ramp=self.ramp, label_unit=unit, band=self.band)
 
 
 @dataclass(frozen=True)
@@ -91,7 +121,13 @@ class Paletted:
     entries: tuple[tuple[int, str, str], ...]
     needs_range = False
 
-    def xml(self, units: str, vmin: float, vmax: float) -> str:
+    def xml(
+        self,
+        units: str,
+        vmin: float,
+        vmax: float,
+        stretch: tuple[float, float] | None = None,
+    ) -> str:
         """The QML document (the range is not used)."""
         return paletted_style(list(self.entries))
 
@@ -162,11 +198,18 @@ def write_styles(
     written: Mapping[str, Path],
     rasters: Mapping[str, RasterOutput],
     ranges: Mapping[str, tuple[float, float]],
+    stretches: Mapping[str, tuple[float, float]] | None = None,
 ) -> None:
-    """Write the ``.qml`` beside each written COG, from the layers' computed ranges."""
+    """Write the ``.qml`` beside each written COG, from the layers' computed ranges.
+
+    ``stretches`` gives the 2nd and 98th percentiles the continuous ramps span
+    (:attr:`soilmap.pipeline.execute.Executed.stretches`); without them a ramp spans
+    the minimum to the maximum.
+    """
     for stem, out in rasters.items():
         vmin, vmax = ranges.get(stem, (np.nan, np.nan))
-        xml = out.style.xml(str(out.layer.attrs.get("units", "")), vmin, vmax)
+        stretch = (stretches or {}).get(stem)
+        xml = out.style.xml(str(out.layer.attrs.get("units", "")), vmin, vmax, stretch)
         write_qml(style_path_for(written[stem]), xml)
 
 

@@ -128,7 +128,11 @@ def _raster_outputs(p: Plan) -> dict[str, RasterOutput]:
             )
             continue
         if key == LayerKey("landuse_fractions"):
-            style = Continuous("YlGn", label_unit="share of cell", vmin=0.0, vmax=1.0)
+            # Open on the first eligible group's band, not on "excluded".
+            groups = [str(g) for g in layer.coords[layer.dims[0]].values]
+            eligible = {g for sc in p.config.scenarios for g in sc.eligible}
+            band = next((i for i, g in enumerate(groups, start=1) if g in eligible), 1)
+            style = Continuous("YlGn", label_unit="share of cell", vmin=0.0, vmax=1.0, band=band)
         else:
             style = Continuous(_RAMPS.get(key.stem(nested=False), "Greens"))
         out[stem] = RasterOutput(layer, style, tags=tags)
@@ -202,7 +206,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             progress=progress,
         )
         t_compute = time.perf_counter()
-        write_styles(done.written, rasters, done.ranges)
+        write_styles(done.written, rasters, done.ranges, done.stretches)
         if done.zonal is None:
             raise ValueError("the run computed no zonal sums")
         table = zonal_table(config.scenarios, p.regions, done.zonal, region_areas_ha(p.regions))
