@@ -191,7 +191,29 @@ def create_targets(
             resampling=out.resampling,
             tags=out.tags,
         )
+        if isinstance(out.style, Paletted):
+            _embed_palette(targets[stem].scratch, out.style.entries)
     return targets
+
+
+def _embed_palette(path: Path, entries: tuple[tuple[int, str, str], ...]) -> None:
+    """Embed the classes' colour table, and their names as band tags, in the GeoTIFF.
+
+    Any GIS then draws the classes in their colours without the ``.qml``; the COG copy
+    keeps both.  ``CLASS_<code>`` tags name each code (GeoTIFF has no internal place
+    for GDAL category names, which GDAL keeps in an ``.aux.xml`` side file).
+    """
+    import rasterio
+
+    from soilmap.io.raster import gdal_env
+
+    colours = {
+        int(code): (int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16), 255)
+        for code, c, _ in entries
+    }
+    with gdal_env(), rasterio.open(path, "r+") as dst:
+        dst.write_colormap(1, colours)
+        dst.update_tags(1, **{f"CLASS_{code}": label for code, _, label in entries})
 
 
 def write_styles(

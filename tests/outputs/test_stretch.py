@@ -57,3 +57,16 @@ def test_sample_run_styles_use_its_percentiles(sample_run):
         assert np.allclose(got, np.percentile(values, [2, 98]), rtol=0.037), stem
     qml = (sample_run.out_dir / "landuse_fractions.qml").read_text()
     assert 'band="2"' in qml  # cropland, the first eligible group (band 1 is excluded)
+
+
+def test_landuse_has_an_embedded_colour_table_and_class_names(sample_run):
+    qml = (sample_run.out_dir / "landuse.qml").read_text()
+    classes = [
+        (int(e.get("value")), e.get("color"), e.get("label"))
+        for e in ET.fromstring(qml.split("\n", 1)[1]).iter("paletteEntry")
+    ]
+    with rasterio.open(sample_run.out_dir / "landuse.tif") as src:
+        cmap, tags = src.colormap(1), src.tags(1)
+    for code, colour, label in classes:
+        rgb = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        assert cmap[code][:3] == rgb and tags[f"CLASS_{code}"] == label
