@@ -15,6 +15,29 @@ import pandas as pd
 __all__ = ["graduated_style"]
 
 
+def rgba(c) -> str:
+    return ",".join(str(round(v * 255)) for v in c[:3]) + ",255"
+
+
+def symbol(parent: ET.Element, name: str, colour) -> None:
+    sym = ET.SubElement(
+        parent,
+        "symbol",
+        {"type": "fill", "name": name, "alpha": "1", "clip_to_extent": "1", "force_rhr": "0"},
+    )
+    lay = ET.SubElement(sym, "layer", {"class": "SimpleFill", "enabled": "1", "pass": "0"})
+    opts = ET.SubElement(lay, "Option", {"type": "Map"})
+    for key, val in (
+        ("color", rgba(colour)),
+        ("outline_color", "60,60,60,255"),
+        ("outline_style", "solid"),
+        ("outline_width", "0.2"),
+        ("outline_width_unit", "MM"),
+        ("style", "solid"),
+    ):
+        ET.SubElement(opts, "Option", {"type": "QString", "name": key, "value": val})
+
+
 def graduated_style(
     values: pd.Series,
     column: str,
@@ -56,27 +79,6 @@ def graduated_style(
         edges = np.array([edges[0], edges[0] + 1.0])
     cmap = matplotlib.colormaps[ramp]
     colours = [cmap(x) for x in np.linspace(0.15, 1.0, edges.size - 1)]
-
-    def rgba(c) -> str:
-        return ",".join(str(round(v * 255)) for v in c[:3]) + ",255"
-
-    def symbol(parent: ET.Element, name: str, colour) -> None:
-        sym = ET.SubElement(
-            parent,
-            "symbol",
-            {"type": "fill", "name": name, "alpha": "1", "clip_to_extent": "1", "force_rhr": "0"},
-        )
-        lay = ET.SubElement(sym, "layer", {"class": "SimpleFill", "enabled": "1", "pass": "0"})
-        opts = ET.SubElement(lay, "Option", {"type": "Map"})
-        for key, val in (
-            ("color", rgba(colour)),
-            ("outline_color", "60,60,60,255"),
-            ("outline_style", "solid"),
-            ("outline_width", "0.2"),
-            ("outline_width_unit", "MM"),
-            ("style", "solid"),
-        ):
-            ET.SubElement(opts, "Option", {"type": "QString", "name": key, "value": val})
 
     root = ET.Element(
         "qgis",
@@ -131,9 +133,8 @@ def graduated_style(
     )
     if label_field:
         _labeling(root, label_field)
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.SubElement(root, "featureBlendMode").text = "0"
-    ET.SubElement(root, "layerOpacity").text = "1"
+    for tag, text in (("blendMode", "0"), ("featureBlendMode", "0"), ("layerOpacity", "1")):
+        ET.SubElement(root, tag).text = text
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"

@@ -34,9 +34,8 @@ _GSOCSEQ_TABLE = "gsocseq_comparison"
 
 def _png(draw: Callable[[], Any]) -> bytes:
     """Run ``draw`` (which makes one figure) and return the figure as PNG bytes."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # No backend switch: a notebook keeps its inline backend (without a display,
+    # matplotlib picks Agg by itself); the figures are closed before anything shows them.
     import matplotlib.pyplot as plt
 
     with plt.ioff():
