@@ -27,7 +27,7 @@ class _SoilmapGroup(click.Group):
             raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 
 
-@click.group(cls=_SoilmapGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("soilmap", cls=_SoilmapGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="soilmap")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bar.")
@@ -55,11 +55,10 @@ apply_gdal_cache()
 
 
 def _register() -> None:
-    from soilmap.cli import data, demo, gsocseq, rothc, run, schemes, zonal
+    from soilmap.cli import data, demo, gsocseq, report, rothc, run, schemes, zonal
 
-    for module in (run, demo, zonal, gsocseq, schemes, data):
+    for module in (run, demo, zonal, gsocseq, schemes, data, rothc, report):
         cli.add_command(module.command)
-    cli.add_command(rothc.command)
 
 
 _register()

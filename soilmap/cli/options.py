@@ -115,25 +115,60 @@ def show_progress(ctx: click.Context) -> bool | Progress:
 
 
 def report(result: RunResult, quiet: bool) -> None:
-    """Print where the outputs went and the headline totals."""
+    """Print where the outputs went, the totals per scenario and the 10 largest regions.
+
+    Everything per region stays in the files (the zonal table, report.html); with
+    overlapping regions (a country and its provinces) no total is printed, as it
+    would count the shared land twice.
+    """
     if quiet:
         return
+    from soilmap.report import headline, regions_overlap
+
     # With --progress json, stdout is the machine-readable stream.
     ctx = click.get_current_context(silent=True)
     err = ctx is not None and progress_mode(ctx) == "json"
     t = result.zonal
-    groups = t[t["landuse"] != "all"]
-    eligible = groups[groups["eligible"]]
-    click.echo(f"wrote {len(result.outputs)} files to {result.out_dir}", err=err)
-    for rid, rows in eligible.groupby("region_id", sort=False):
-        name = rows["region_name"].iloc[0]
+    out = result.out_dir
+    click.echo(f"wrote {len(result.outputs)} files to {out}", err=err)
+    overlap = regions_overlap(t[t["landuse"] == "all"].drop_duplicates("region_id"))
+    for h in headline(t):
+        v = h.values
+        if overlap:
+            break
         click.echo(
-            f"  {rid} {name}: eligible land {rows['area_ha'].sum():,.0f} ha, "
+            f"  scenario {h.scenario}, {len(h.regions)} regions: eligible land "
+            f"{v['area_ha']:,.0f} ha, SOC {v['soc_stock_t'] / 1e6:,.3f} Mt C, potential "
+            f"{v['sequestration_t_per_yr']:,.0f} t C/yr ({v['co2e_t_per_yr']:,.0f} t CO2e/yr)",
+            err=err,
+        )
+    if overlap:
+        click.echo(f"  regions overlap ({overlap[0][0]} and {overlap[0][1]}): no total", err=err)
+    groups = t[(t["landuse"] != "all") & t["eligible"]]
+    first = t["scenario"].iloc[0]
+    per_region = groups[groups["scenario"] == first].groupby("region_id", sort=False)
+    top = per_region["sequestration_t_per_yr"].sum().sort_values(ascending=False)
+    n = len(top)
+    click.echo(
+        f"  {'the ' + str(min(n, 10)) + ' largest' if n > 10 else 'the'} regions"
+        f" by potential (scenario {first}):",
+        err=err,
+    )
+    names = t.drop_duplicates("region_id").set_index("region_id")["region_name"]
+    for rid in top.index[:10]:
+        rows = per_region.get_group(rid)
+        click.echo(
+            f"    {rid} {names[rid]}: eligible land {rows['area_ha'].sum():,.0f} ha, "
             f"SOC {rows['soc_stock_t'].sum() / 1e6:,.3f} Mt C, potential "
             f"{rows['sequestration_t_per_yr'].sum():,.0f} t C/yr "
             f"({rows['co2e_t_per_yr'].sum():,.0f} t CO2e/yr)",
             err=err,
         )
+    click.echo(
+        f"  every region, group and scenario: {out / 'zonal_stats.csv'} "
+        f"(map: {out / 'zonal_stats.gpkg'}, layer regions; report: {out / 'report.html'})",
+        err=err,
+    )
 
 
 def report_checks(result: RunResult, quiet: bool) -> None:

@@ -371,7 +371,7 @@ def _run_comparison(args: _ComparisonArgs, compute: Compute) -> ComparisonResult
             progress=args["progress"],
         )
         t_compute = time.perf_counter()
-        write_styles(done.written, rasters, done.ranges)
+        write_styles(done.written, rasters, done.ranges, done.stretches)
         if done.zonal is None:
             raise ValueError("the comparison computed no zonal sums")
         emissions = regions[EMISSIONS].to_numpy() if args["emissions_field"] else None

@@ -56,6 +56,10 @@ def write_gpkg(
     units: Mapping[str, str] | None = None,
     style_column: str | None = None,
     style_ramp: str = "YlGn",
+    style_expression: str | None = None,
+    style_values: pd.Series | None = None,
+    style_unit: str | None = None,
+    label_field: str | None = None,
 ) -> Path:
     """Write ``gdf`` as a GeoPackage layer (a new file; append layers with further calls).
 
@@ -78,17 +82,46 @@ def write_gpkg(
         in the GeoPackage's ``layer_styles`` table, so QGIS opens the layer styled.
     style_ramp : str
         Matplotlib colour ramp of that style.
+    style_expression : str, optional
+        QGIS expression the renderer classes instead of ``style_column`` (features
+        for which it is NULL are not drawn).
+    style_values : pandas.Series, optional
+        The values the expression gives (the quantile classes are computed from them).
+    style_unit : str, optional
+        Unit of those values in the legend (default: the column's unit).
+    label_field : str, optional
+        Field that labels each feature in the style.
+
+    Notes
+    -----
+    A new file is written as GeoPackage 1.2 (GDAL ``VERSION=1.2``), which QGIS 3.22
+    (GDAL 3.6) and later open without a version warning.
     """
     p = Path(path)
     meta = dict(metadata or {})
     if units:
         meta.setdefault("units", "; ".join(f"{k}={v}" for k, v in units.items()))
     mode = "a" if p.exists() else "w"
-    gdf.to_file(p, layer=layer, driver="GPKG", engine="pyogrio", mode=mode, metadata=meta or None)
+    options = {"dataset_options": {"VERSION": "1.2"}} if mode == "w" else {}
+    gdf.to_file(
+        p,
+        layer=layer,
+        driver="GPKG",
+        engine="pyogrio",
+        mode=mode,
+        metadata=meta or None,
+        **options,
+    )
+    import pyogrio
+
+    geometry_column = pyogrio.read_info(p, layer=layer).get("geometry_name") or "geom"
     with closing(sqlite3.connect(p)) as con, con:
         if units:
             _write_data_columns(con, layer, {c: u for c, u in units.items() if c in gdf.columns})
-        if style_column is not None:
+        if style_expression is not None and style_values is not None:
+            qml = graduated_style(style_values, style_expression, ramp=style_ramp, unit=style_unit)
+            _write_layer_style(con, layer, geometry_column, qml, style_expression)
+        elif style_column is not None:
             if style_column not in gdf.columns:
                 raise InputError(f"style column {style_column!r} is not in the table.")
             qml = graduated_style(
@@ -96,8 +129,9 @@ def write_gpkg(
                 style_column,
                 ramp=style_ramp,
                 unit=(units or {}).get(style_column),
+                label_field=label_field,
             )
-            _write_layer_style(con, layer, gdf.geometry.name, qml, style_column)
+            _write_layer_style(con, layer, geometry_column, qml, style_column)
     return p
 
 

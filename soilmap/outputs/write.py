@@ -25,6 +25,7 @@ from soilmap.options import Codec
 from soilmap.outputs.cog import FLOAT_NODATA, ScratchRaster, create_scratch
 from soilmap.outputs.manifest import write_json
 from soilmap.outputs.qml import continuous_style, paletted_style, style_path_for, write_qml
+from soilmap.outputs.regions import INTENSIVE, INTENSIVE_UNIT, regions_layer, regions_units
 from soilmap.outputs.tables import write_csv, write_gpkg, write_parquet
 
 __all__ = [
@@ -46,7 +47,7 @@ TABLE_FORMATS = ("gpkg", "csv", "parquet")
 
 @dataclass(frozen=True)
 class Continuous:
-    """A continuous colour ramp, stretched on the layer's computed range.
+    """A continuous colour ramp, stretched on the layer's 2nd-98th percentile.
 
     Attributes
     ----------
@@ -55,10 +56,14 @@ class Continuous:
     label_unit : str, optional
         Unit shown in the legend (default: the layer's ``units``).
     vmin, vmax : float, optional
-        Fixed ends of the ramp; ``None`` takes them from the data (``vmin`` 0 when
-        the layer has no negative value).
+        Fixed ends of the ramp; ``None`` takes them from the data: the 2nd and 98th
+        percentile when they are known (else the minimum and maximum).
     vmax_if_empty : float, optional
         ``vmax`` to use when the data's maximum is not positive (an empty layer).
+    diverging_ramp : str
+        Ramp used instead when the values change sign (centred on zero).
+    band : int
+        1-based band the style draws (a multi-band layer opens on this band).
     """
 
     ramp: str
@@ -66,21 +71,47 @@ class Continuous:
     vmin: float | None = None
     vmax: float | None = None
     vmax_if_empty: float | None = None
+    diverging_ramp: str = "RdBu"
+    band: int = 1
 
     @property
     def needs_range(self) -> bool:
         """Whether the data's minimum and maximum must be computed for this style."""
         return self.vmin is None or self.vmax is None
 
-    def xml(self, units: str, vmin: float, vmax: float) -> str:
-        """The QML document, given the layer's computed range."""
-        lo = self.vmin
-        if lo is None:
-            lo = 0.0 if np.isfinite(vmin) and vmin >= 0 else float(vmin)
-        hi = float(vmax) if self.vmax is None else self.vmax
+    def xml(
+        self,
+        units: str,
+        vmin: float,
+        vmax: float,
+        stretch: tuple[float, float] | None = None,
+    ) -> str:
+        """The QML document, given the layer's computed range and percentile stretch."""
+        p_lo, p_hi = stretch if stretch is not None else (vmin, vmax)
+        if not (np.isfinite(p_lo) and np.isfinite(p_hi) and p_hi > p_lo):
+            p_lo, p_hi = vmin, vmax
+        unit = self.label_unit or units
+        if (
+            self.vmin is None
+            and self.vmax is None
+            and np.isfinite(vmin)
+            and np.isfinite(vmax)
+            and vmin < 0 < vmax
+        ):
+            # Gains and losses: a diverging ramp with zero on its centre colour.
+            return continuous_style(
+                float(p_lo),
+                float(p_hi),
+                ramp=self.diverging_ramp,
+                label_unit=unit,
+                diverging=True,
+                band=self.band,
+            )
+        lo = float(p_lo) if self.vmin is None else self.vmin
+        hi = float(p_hi) if self.vmax is None else self.vmax
         if self.vmax_if_empty is not None and not hi > 0:
             hi = self.vmax_if_empty
-        return continuous_style(lo, hi, ramp=self.ramp, label_unit=self.label_unit or units)
+        return continuous_style(lo, hi, ramp=self.ramp, label_unit=unit, band=self.band)
 
 
 @dataclass(frozen=True)
@@ -90,7 +121,13 @@ class Paletted:
     entries: tuple[tuple[int, str, str], ...]
     needs_range = False
 
-    def xml(self, units: str, vmin: float, vmax: float) -> str:
+    def xml(
+        self,
+        units: str,
+        vmin: float,
+        vmax: float,
+        stretch: tuple[float, float] | None = None,
+    ) -> str:
         """The QML document (the range is not used)."""
         return paletted_style(list(self.entries))
 
@@ -154,18 +191,47 @@ def create_targets(
             resampling=out.resampling,
             tags=out.tags,
         )
+        if isinstance(out.style, Paletted):
+            _embed_palette(targets[stem].scratch, out.style.entries)
     return targets
+
+
+def _embed_palette(path: Path, entries: tuple[tuple[int, str, str], ...]) -> None:
+    """Embed the classes' colour table, and their names as band tags, in the GeoTIFF.
+
+    Any GIS then draws the classes in their colours without the ``.qml``; the COG copy
+    keeps both.  ``CLASS_<code>`` tags name each code (GeoTIFF has no internal place
+    for GDAL category names, which GDAL keeps in an ``.aux.xml`` side file).
+    """
+    import rasterio
+
+    from soilmap.io.raster import gdal_env
+
+    colours = {
+        int(code): (int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16), 255)
+        for code, c, _ in entries
+    }
+    with gdal_env(), rasterio.open(path, "r+") as dst:
+        dst.write_colormap(1, colours)
+        dst.update_tags(1, **{f"CLASS_{code}": label for code, _, label in entries})
 
 
 def write_styles(
     written: Mapping[str, Path],
     rasters: Mapping[str, RasterOutput],
     ranges: Mapping[str, tuple[float, float]],
+    stretches: Mapping[str, tuple[float, float]] | None = None,
 ) -> None:
-    """Write the ``.qml`` beside each written COG, from the layers' computed ranges."""
+    """Write the ``.qml`` beside each written COG, from the layers' computed ranges.
+
+    ``stretches`` gives the 2nd and 98th percentiles the continuous ramps span
+    (:attr:`soilmap.pipeline.execute.Executed.stretches`); without them a ramp spans
+    the minimum to the maximum.
+    """
     for stem, out in rasters.items():
         vmin, vmax = ranges.get(stem, (np.nan, np.nan))
-        xml = out.style.xml(str(out.layer.attrs.get("units", "")), vmin, vmax)
+        stretch = (stretches or {}).get(stem)
+        xml = out.style.xml(str(out.layer.attrs.get("units", "")), vmin, vmax, stretch)
         write_qml(style_path_for(written[stem]), xml)
 
 
@@ -178,17 +244,60 @@ def write_tables(
     metadata: Mapping[str, str],
     formats: Sequence[str] = TABLE_FORMATS,
     style_column: str | None = None,
+    with_regions: bool = False,
 ) -> None:
-    """Write one table as ``<stem>.gpkg`` (layer ``stem``), ``.csv`` + ``.csvt``, ``.parquet``."""
-    writers: dict[str, Callable[[], Any]] = {
-        "gpkg": lambda: write_gpkg(
+    """Write one table as ``<stem>.gpkg`` (layer ``stem``), ``.csv`` + ``.csvt``, ``.parquet``.
+
+    With ``with_regions`` (a zonal table with ``landuse`` and ``scenario`` rows) the
+    GeoPackage also gets layer ``regions`` (:func:`~soilmap.outputs.regions.regions_layer`),
+    drawn by potential per hectare of region in quantile classes and labelled with
+    region names; layer ``stem`` is then drawn by the same quantity on its ``all``
+    rows of the first scenario (one polygon per region, not one per row).
+    """
+
+    def gpkg() -> None:
+        path = stage.path(f"{stem}.gpkg")
+        if not with_regions:
+            write_gpkg(
+                table,
+                path,
+                layer=stem,
+                metadata=dict(metadata),
+                units=units,
+                style_column=style_column,
+            )
+            return
+        first = str(table["scenario"].iloc[0])
+        rows = (table["landuse"] == "all") & (table["scenario"] == first)
+        quoted = first.replace("'", "''")
+        write_gpkg(
             table,
-            stage.path(f"{stem}.gpkg"),
+            path,
             layer=stem,
             metadata=dict(metadata),
             units=units,
-            style_column=style_column,
-        ),
+            style_expression=(
+                f"CASE WHEN \"landuse\" = 'all' AND \"scenario\" = '{quoted}' "
+                'THEN "sequestration_t_per_yr" / "region_area_ha" END'
+            ),
+            style_values=table.loc[rows, "sequestration_t_per_yr"]
+            / table.loc[rows, "region_area_ha"],
+            style_unit=INTENSIVE_UNIT,
+        )
+        wide = regions_layer(table)
+        style = next(c for c in wide.columns if c.startswith(INTENSIVE))
+        write_gpkg(
+            wide,
+            path,
+            layer="regions",
+            metadata=dict(metadata),
+            units=regions_units(wide, units),
+            style_column=style,
+            label_field="region_name",
+        )
+
+    writers: dict[str, Callable[[], Any]] = {
+        "gpkg": gpkg,
         "csv": lambda: write_csv(table, stage.path(f"{stem}.csv")),
         "parquet": lambda: write_parquet(
             table, stage.path(f"{stem}.parquet"), metadata=metadata, units=units

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from soilmap.errors import InputError, OutputSpaceError
 from soilmap.io.staging import OutputStage
 from soilmap.options import Codec, get_options
 from soilmap.outputs.cog import ScratchRaster
+from soilmap.outputs.stretch import EDGES, percentiles
 from soilmap.outputs.write import RasterOutput, create_targets
 from soilmap.pipeline.cluster import Compute, chunk_cells_for_memory, parse_memory
 from soilmap.progress import Progress, Reporter, reporter
@@ -65,6 +66,9 @@ class Executed:
         Minimum and maximum of every raster whose style needs them (NaN if empty).
     zonal : ZonalSums or None
         The zonal sums over every window.
+    stretches : dict of str to (float, float)
+        2nd and 98th percentile of the same rasters, from a fixed-bin histogram
+        gathered in the pass (see :mod:`soilmap.outputs.stretch`).
     reduced : dict of str to int or float
         Every :data:`Reduction`, over the whole grid.
     timings_s : dict of str to float
@@ -76,6 +80,7 @@ class Executed:
     zonal: ZonalSums | None
     reduced: dict[str, Any]
     timings_s: dict[str, float]
+    stretches: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def windows(chunks: Sequence[Sequence[int]], per_window: int) -> list[Window]:
@@ -180,7 +185,7 @@ def _compute_windows(
     compute: Compute,
     stage: OutputStage,
     report: Reporter,
-) -> tuple[ZonalSums | None, dict[str, tuple[float, float]], dict[str, Any]]:
+) -> tuple[ZonalSums | None, dict[str, tuple[float, float, np.ndarray]], dict[str, Any]]:
     """Compute every raster block, the zonal sums and the reductions window by window.
 
     A window is a few chunks (twice the threads): everything that depends on those
@@ -210,6 +215,8 @@ def _compute_windows(
             s: (
                 dsa.nanmin(rasters[s].layer.isel(sel).data),
                 dsa.nanmax(rasters[s].layer.isel(sel).data),
+                # Fixed bins, so the windows' histograms add up (percentile stretch).
+                dsa.histogram(rasters[s].layer.isel(sel).data, bins=EDGES)[0],
             )
             for s in ranged
         }
@@ -226,7 +233,11 @@ def _compute_windows(
     sums: ZonalSums | None = None
     lo: dict[str, float] = {}
     hi: dict[str, float] = {}
+    hist: dict[str, np.ndarray] = {}
     reduced: dict[str, Any] = {}
+    cells_total = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in todo)
+    cells = 0
+    detail = _where(compute)
     # dask's threaded scheduler gives a pool of cores + 4 threads to a compute called
     # from a thread other than the main one: name the count, or 2 windows oversubscribe.
     with (
@@ -240,16 +251,38 @@ def _compute_windows(
                 pending.append(pool.submit(one, todo[n + 1]))
             if z_v is not None:
                 sums = z_v if sums is None else sums.combine(z_v)
-            for s, (a, b) in r_v.items():
+            for s, (a, b, h) in r_v.items():
                 lo[s] = float(np.fmin(lo.get(s, np.nan), a))
                 hi[s] = float(np.fmax(hi.get(s, np.nan), b))
+                hist[s] = h if s not in hist else hist[s] + h
             for k, v in p_v.items():
                 reduced[k] = v if k not in reduced else _COMBINE[reductions[k][1]](reduced[k], v)
-            report("compute", n, len(todo), "windows")
+            r0, r1, c0, c1 = todo[n - 1]
+            cells += (r1 - r0) * (c1 - c0)
+            report(
+                "compute",
+                n,
+                len(todo),
+                "windows",
+                cells=cells,
+                cells_total=cells_total,
+                detail=detail if n == 1 else "",
+            )
     for k, v in reduced.items():
         v = np.asarray(v)
         reduced[k] = int(v) if v.dtype.kind in "biu" else float(v)
-    return sums, {s: (lo[s], hi[s]) for s in ranged}, reduced
+    return sums, {s: (lo[s], hi[s], hist[s]) for s in ranged}, reduced
+
+
+def _where(compute: Compute) -> str:
+    """Where the windows run, with the Dask dashboard (task progress) on a cluster."""
+    if compute.client is None:
+        return ""
+    try:
+        link = compute.client.dashboard_link
+    except Exception:  # no dashboard (started without one)
+        link = None
+    return f"{compute.description}" + (f", task progress at {link}" if link else "")
 
 
 def _finish_all(targets: Mapping[str, ScratchRaster], report: Reporter) -> dict[str, Path]:
@@ -317,7 +350,7 @@ def execute(
     check_disk_space(stage.dir, targets)
     t0 = time.perf_counter()
     try:
-        sums, ranges, reduced = _compute_windows(
+        sums, gathered, reduced = _compute_windows(
             rasters, targets, chunks, zonal, reductions or {}, compute, stage, report
         )
         t_windows = time.perf_counter()
@@ -336,4 +369,6 @@ def execute(
         ) from exc
     t_done = time.perf_counter()
     timings = {"compute_windows": t_windows - t0, "cog_finish": t_done - t_windows}
-    return Executed(written, ranges, sums, reduced, timings)
+    ranges = {s: (a, b) for s, (a, b, _) in gathered.items()}
+    stretches = {s: percentiles(h, a, b) for s, (a, b, h) in gathered.items()}
+    return Executed(written, ranges, sums, reduced, timings, stretches)  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
 from soilmap.progress import Progress, reporter, resolve
+from soilmap.report import REPORT, write_report
 from soilmap.zonal.regions import region_areas_on_grid
 from soilmap.zonal.table import zonal_table, zonal_units
 
@@ -62,7 +63,7 @@ class RunResult:
 
 def output_names(p: Plan) -> list[str]:
     """Every file name the run will write into the output folder."""
-    return write_names(list(p.layers), [TABLE])
+    return [*write_names(list(p.layers), [TABLE]), REPORT]
 
 
 def _layer_tags(config: RunConfig, key: LayerKey) -> dict[str, Any]:
@@ -128,7 +129,11 @@ def _raster_outputs(p: Plan) -> dict[str, RasterOutput]:
             )
             continue
         if key == LayerKey("landuse_fractions"):
-            style = Continuous("YlGn", label_unit="share of cell", vmin=0.0, vmax=1.0)
+            # Open on the first eligible group's band, not on "excluded".
+            groups = [str(g) for g in layer.coords[layer.dims[0]].values]
+            eligible = {g for sc in p.config.scenarios for g in sc.eligible}
+            band = next((i for i, g in enumerate(groups, start=1) if g in eligible), 1)
+            style = Continuous("YlGn", label_unit="share of cell", vmin=0.0, vmax=1.0, band=band)
         else:
             style = Continuous(_RAMPS.get(key.stem(nested=False), "Greens"))
         out[stem] = RasterOutput(layer, style, tags=tags)
@@ -202,7 +207,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             progress=progress,
         )
         t_compute = time.perf_counter()
-        write_styles(done.written, rasters, done.ranges)
+        write_styles(done.written, rasters, done.ranges, done.stretches)
         if done.zonal is None:
             raise ValueError("the run computed no zonal sums")
         areas = region_areas_on_grid(p.regions, p.grid, done.zonal.extent_ha)
@@ -214,7 +219,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             "scenarios": ", ".join(sc.name for sc in config.scenarios),
             "software": "soilmap",
         }
-        write_tables(stage, table, TABLE, units=units, metadata=meta, style_column="co2e_t_per_yr")
+        write_tables(stage, table, TABLE, units=units, metadata=meta, with_regions=True)
         report("tables", 1, 1, "zonal tables")
         t_write = time.perf_counter()
         manifest = _manifest(p, compute, done.reduced, units)
@@ -228,6 +233,9 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             "total": round(time.perf_counter() - t0, 3),
         }
         write_manifest(stage, manifest)
+        report("report", 0, 1, REPORT)
+        write_report(stage.dir, path_for=stage.path)
+        report("report", 1, 1, REPORT)
         outputs = stage.commit()
     report("done", 1, 1, str(config.output.dir))
     log.info(

@@ -297,7 +297,7 @@ def test_gpkg_layer_style_units_and_metadata(tmp_path):
     name, geom, qml, default = con.execute(
         "SELECT f_table_name, f_geometry_column, styleQML, useAsDefault FROM layer_styles"
     ).fetchone()
-    assert (name, geom, default) == ("zonal_stats", "geometry", 1)
+    assert (name, geom, default) == ("zonal_stats", "geom", 1)
     assert 'type="graduatedSymbol"' in qml and 'attr="soc_sum"' in qml
     assert con.execute(
         "SELECT description FROM gpkg_data_columns WHERE column_name='soc_sum'"
