@@ -173,7 +173,7 @@ def _span_reducer(row: np.ndarray, start: np.ndarray, stop: np.ndarray, shape: t
     return reduce
 
 
-def clip_to_rect(geoms: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
+def clip_to_rect(geoms: np.ndarray, bounds: tuple[float, ...]) -> np.ndarray:
     """The part of each polygon inside a rectangle, robust to slivers at its edges.
 
     ``shapely.clip_by_rect`` (GEOS's fast rectangle clipper) is used where it works.
