@@ -9,6 +9,7 @@ the problem and the fix.
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_CODES",
     "CRSError",
     "ClassTableError",
     "ConfigError",
@@ -19,13 +20,16 @@ __all__ = [
     "InputError",
     "InputNotFoundError",
     "NoOverlapError",
+    "OutputBusyError",
     "OutputExistsError",
+    "OutputPermissionError",
     "OutputSpaceError",
     "SoilmapError",
     "UnitsError",
     "UnknownClassError",
     "UnknownDatasetError",
     "UnknownSchemeError",
+    "exit_code",
 ]
 
 
@@ -98,3 +102,29 @@ class DatasetDownloadError(DatasetError, OSError):
 
 class DatasetChecksumError(DatasetError, ValueError):
     """A file's SHA-256 is not the registry's (corrupted, truncated or another version)."""
+
+
+class OutputPermissionError(SoilmapError, PermissionError):
+    """The output folder cannot be written (no permission, read-only file system)."""
+
+
+class OutputBusyError(SoilmapError, RuntimeError):
+    """Another run is writing into the same output folder."""
+
+
+#: Exit code of the ``soilmap`` command per error class (the first match wins).
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigError, 2),
+    (InputError, 1),
+    (DatasetError, 1),
+    (OutputExistsError, 3),
+    (OutputSpaceError, 3),
+    (OutputPermissionError, 3),
+    (OutputBusyError, 3),
+    (SoilmapError, 1),
+)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The ``soilmap`` command's exit code for ``exc`` (4: an internal error)."""
+    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 4)
