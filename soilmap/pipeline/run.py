@@ -18,7 +18,7 @@ import geopandas as gpd
 
 from soilmap.config import RunConfig
 from soilmap.grid import dask_chunks
-from soilmap.io.staging import OutputStage
+from soilmap.io.staging import OutputStage, output_lock
 from soilmap.keys import LayerKey
 from soilmap.landuse.fractions import NODATA_CODE
 from soilmap.options import apply_gdal_cache
@@ -163,9 +163,13 @@ def run(
         Paths written, the zonal table and the manifest.
     """
     apply_gdal_cache()
-    with compute_on(
-        compute, config.scheduler, config.workers, memory_limit=config.memory_limit
-    ) as ctx:
+    # The folder is checked writable and held before any input is opened.
+    with (
+        output_lock(config.output.dir),
+        compute_on(
+            compute, config.scheduler, config.workers, memory_limit=config.memory_limit
+        ) as ctx,
+    ):
         return _run(config, progress=resolve(progress), compute=ctx)
 
 
