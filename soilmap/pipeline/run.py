@@ -28,6 +28,7 @@ from soilmap.outputs.write import (
     Paletted,
     RasterOutput,
     Style,
+    disk_full_as_space_error,
     write_manifest,
     write_styles,
     write_tables,
@@ -169,6 +170,9 @@ def run(
         compute_on(
             compute, config.scheduler, config.workers, memory_limit=config.memory_limit
         ) as ctx,
+        # Any full disk (COGs, GeoPackage, CSV, Parquet, run.json) is an OutputSpaceError;
+        # the staging folder is gone by the time it is raised.
+        disk_full_as_space_error(Path(config.output.dir), "COGs, tables and run.json"),
     ):
         return _run(config, progress=resolve(progress), compute=ctx)
 

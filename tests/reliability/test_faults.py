@@ -95,3 +95,22 @@ def test_unreadable_regions_file_keeps_earlier_result(sample_copy, tmp_path):
     _one_line_error(r, "InputError", "tigray_regions.gpkg", "cannot be read")
     assert _tree(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(".soilmap")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+@pytest.mark.parametrize("size", ["600k", "2m", "3m"])
+def test_disk_fills_while_writing(sample_dir, tmp_path, size):
+    """A real full disk, at different stages of the writes: one line, nothing left."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], check=True)
+    try:
+        r = _cli("run", str(sample_dir / "tigray.toml"), "--out", str(mnt / "out"))
+        assert "Traceback" not in r.stderr, r.stderr
+        if r.returncode == 0:
+            pytest.skip(f"the run fits in {size}")
+        assert r.returncode == 3, r.stderr
+        _one_line_error(r, "OutputSpaceError", str(mnt / "out"), "free", "--out")
+        assert list(mnt.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
