@@ -114,3 +114,21 @@ def test_disk_fills_while_writing(sample_dir, tmp_path, size):
         assert list(mnt.iterdir()) == []
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--scheduler", "not an address"], ["not an address", "tcp://host:8786"]),
+        (["--workers", "0"], ["--workers must be at least 1"]),
+        (["--memory-limit", "0"], ["--memory-limit", "at least 64 MB"]),
+        (["--memory-limit", "1KB"], ["1,000 bytes", "at least 64 MB"]),
+        (["--memory-limit", "lots"], ["'lots'", "2GB"]),
+    ],
+)
+def test_bad_cluster_options(sample_dir, tmp_path, flags, words):
+    out = tmp_path / "out"
+    r = _cli("run", str(sample_dir / "tigray.toml"), "--out", str(out), *flags)
+    assert r.returncode == 2, r.stderr
+    _one_line_error(r, "ConfigError", *words)
+    assert not out.exists()
