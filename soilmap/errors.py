@@ -9,6 +9,7 @@ the problem and the fix.
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_CODES",
     "CRSError",
     "ClassTableError",
     "ConfigError",
@@ -21,13 +22,16 @@ __all__ = [
     "InputNotFoundError",
     "NoOverlapError",
     "NoValidDataError",
+    "OutputBusyError",
     "OutputExistsError",
+    "OutputPermissionError",
     "OutputSpaceError",
     "SoilmapError",
     "UnitsError",
     "UnknownClassError",
     "UnknownDatasetError",
     "UnknownSchemeError",
+    "exit_code",
 ]
 
 
@@ -116,3 +120,29 @@ class RothCInputError(InputError):
 
 class RothCCalibrationError(SoilmapError):
     """RothC inputs cannot be scaled so that the equilibrium equals the observed stock."""
+
+
+class OutputPermissionError(SoilmapError, PermissionError):
+    """The output folder cannot be written (no permission, read-only file system)."""
+
+
+class OutputBusyError(SoilmapError, RuntimeError):
+    """Another run is writing into the same output folder."""
+
+
+#: Exit code of the ``soilmap`` command per error class (the first match wins).
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigError, 2),
+    (InputError, 1),
+    (DatasetError, 1),
+    (OutputExistsError, 3),
+    (OutputSpaceError, 3),
+    (OutputPermissionError, 3),
+    (OutputBusyError, 3),
+    (SoilmapError, 1),
+)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The ``soilmap`` command's exit code for ``exc`` (4: an internal error)."""
+    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 4)

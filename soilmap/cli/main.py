@@ -3,28 +3,73 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import tempfile
+import traceback
 
 import click
 
 from soilmap._version import __version__
 from soilmap.cli.options import json_progress
-from soilmap.errors import SoilmapError
+from soilmap.errors import SoilmapError, exit_code
 from soilmap.options import apply_gdal_cache
 from soilmap.progress import ProgressEvent
 
 
+class RunInterruptedError(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so staging folders are cleaned up."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise RunInterruptedError(signum)
+
+
+def _internal_error(exc: BaseException) -> str:
+    """Save the traceback of an unexpected exception; the one line to print."""
+    fd, path = tempfile.mkstemp(prefix="soilmap-traceback-", suffix=".txt")
+    with open(fd, "w") as f:
+        f.write("".join(traceback.format_exception(exc)))
+    return (
+        f"internal error: {type(exc).__name__}: {exc}. This is a bug in soilmap, not in "
+        f"your data: the full traceback is in {path} (run with -v to print it); please "
+        "report it with that file at https://github.com/soilmap/soilmap/issues."
+    )
+
+
 class _SoilmapGroup(click.Group):
-    """Turns soilmap errors into a one-line message and exit code 1, no traceback."""
+    """Every failure ends in one line and an exit code (see soilmap.errors.EXIT_CODES)."""
 
     def invoke(self, ctx: click.Context):
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _on_signal)
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except SoilmapError as exc:
             # ctx.meta is shared with the sub-command's context, which set it.
             if ctx.meta.get("soilmap.progress") == "json":
                 json_progress(ProgressEvent("error", 0, 0, f"{type(exc).__name__}: {exc}"))
-            raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+            click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
+            ctx.exit(exit_code(exc))
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            name = signal.Signals(signum).name
+            click.echo(
+                f"Error: interrupted ({name}); the output folder is as it was before the run.",
+                err=True,
+            )
+            ctx.exit(128 + int(signum))
+        except Exception as exc:
+            if (ctx.obj or {}).get("verbose"):
+                traceback.print_exception(exc, file=sys.stderr)
+            click.echo(f"Error: {_internal_error(exc)}", err=True)
+            ctx.exit(4)
 
 
 @click.group("soilmap", cls=_SoilmapGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +92,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     )
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
+    ctx.obj["verbose"] = verbose
 
 
 # GDAL's block cache defaults to 5 % of RAM; soilmap reads every block once, so a

@@ -20,6 +20,15 @@ from soilmap.config import RunConfig
 from soilmap.pipeline.run import run as run_pipeline
 
 
+def _out_folder(value: str | None) -> Path | None:
+    """``--out``: an empty value is refused (it would silently mean the config's folder)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("the output folder is empty: name a folder, e.g. --out results/")
+    return Path(value)
+
+
 @click.command("run")
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--soc", type=click.Path(path_type=str), help="SOC stock raster (0-30 cm).")
@@ -100,7 +109,12 @@ from soilmap.pipeline.run import run as run_pipeline
     "whole SOC cells.",
 )
 @click.option("--bbox-crs", help="CRS of --bbox, e.g. EPSG:4326 [default: the SOC CRS].")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    callback=lambda _c, _p, v: _out_folder(v),
+    help="Output folder.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
 @compress_option(default=None)
 @cluster_options

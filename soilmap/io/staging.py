@@ -9,15 +9,16 @@ output folder as it was: no half-written file, no earlier result destroyed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from soilmap.errors import OutputExistsError
+from soilmap.errors import OutputBusyError, OutputExistsError, OutputPermissionError
 
-__all__ = ["OutputStage", "staged_file"]
+__all__ = ["LOCK_NAME", "OutputStage", "output_lock", "staged_file"]
 
 _SIDE_FILES = (".aux.xml", ".ovr")
 
@@ -106,3 +107,80 @@ def staged_file(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
     with OutputStage(final.parent, [final.name], overwrite=overwrite) as stage:
         yield stage.path(final.name)
         stage.commit()
+
+
+#: The lock file of a run, inside its output folder (removed when the run ends).
+LOCK_NAME = ".soilmap.lock"
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Hold the output folder for one run: an exclusive ``fcntl`` lock on a lock file.
+
+    Checks first that the folder can be written (creating it if needed), so a
+    read-only or foreign folder fails before any input is opened.  The lock is
+    held by this process (the client of a Dask cluster) for the whole ``with``
+    block; the lock file names the PID and start time for the run that waits.
+
+    Raises
+    ------
+    soilmap.errors.OutputPermissionError
+        The folder cannot be created or written.
+    soilmap.errors.OutputBusyError
+        Another run holds the folder.
+    """
+    import datetime
+    import fcntl
+
+    out = Path(out_dir)
+    if str(out_dir) == "":
+        raise OutputPermissionError("--out is empty: name the output folder.")
+    if out.is_symlink() and not out.exists():
+        raise OutputPermissionError(
+            f"output folder {str(out)!r} is a dangling symbolic link (to "
+            f"{os.readlink(out)!r}). Create its target or choose another --out."
+        )
+    lock = out / LOCK_NAME
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                with open(lock) as f:
+                    holder = f.read().strip() or "unknown"
+                os.close(fd)
+                raise OutputBusyError(
+                    f"output folder {str(out)!r} is in use by another soilmap run ({holder}). "
+                    "Wait for it to finish, or choose another --out folder."
+                ) from None
+            # The file may have been removed by the run that held it just before.
+            if os.path.exists(lock) and os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                break
+            os.close(fd)
+        started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.write(fd, f"PID {os.getpid()}, started {started}\n".encode())
+    except PermissionError as exc:
+        raise OutputPermissionError(
+            f"output folder {str(out)!r} cannot be written ({exc.strerror}). Choose a folder "
+            "you can write to (--out), or fix its permissions."
+        ) from exc
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            raise OutputPermissionError(
+                f"output folder {str(out)!r} is on a read-only file system. Choose another "
+                "--out folder."
+            ) from exc
+        raise
+    try:
+        yield lock
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(lock)
+        os.close(fd)
+        if created:  # a failed run leaves no empty folder it made
+            with contextlib.suppress(OSError):
+                out.rmdir()

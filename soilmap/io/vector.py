@@ -25,6 +25,17 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from soilmap.errors import CRSError, InputError, InputNotFoundError
 from soilmap.io.paths import check_virtual, gdal_path, is_virtual
 
+# Every error pyogrio raises while reading (there is no FieldTypeError: naming it
+# raised AttributeError and hid the real cause).
+_READ_ERRORS = (
+    DataSourceError,
+    DataLayerError,
+    pyogrio.errors.FeatureError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.GeometryError,
+    pyogrio.errors.CRSError,
+)
+
 __all__ = [
     "EMISSIONS",
     "DuplicatePolicy",
@@ -200,7 +211,7 @@ def _read_checked(
         raise InputNotFoundError(f"regions file {str(p)!r} does not exist. Check the path.")
     try:
         gdf = gpd.read_file(gdal_path(p), layer=layer, engine="pyogrio", fid_as_index=fid_as_index)
-    except (DataSourceError, DataLayerError, pyogrio.errors.FieldTypeError) as exc:
+    except _READ_ERRORS as exc:
         raise InputError(f"regions file {str(p)!r} cannot be read ({exc}).") from exc
     names = [c for c in gdf.columns if c != gdf.geometry.name]
     for label, field in fields:

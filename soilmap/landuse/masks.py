@@ -42,6 +42,17 @@ from soilmap.landuse.regrid import _check_integer, _split, fraction_array
 from soilmap.landuse.table import LUT_NODATA, GroupIndexer
 from soilmap.meta import append_history
 
+# Every error pyogrio raises while reading (there is no FieldTypeError: naming it
+# raised AttributeError and hid the real cause).
+_READ_ERRORS = (
+    DataSourceError,
+    DataLayerError,
+    pyogrio.errors.FeatureError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.GeometryError,
+    pyogrio.errors.CRSError,
+)
+
 __all__ = ["EXCLUDED", "apply_exclusion", "raster_mask_fraction", "vector_mask_fraction"]
 
 #: Group that receives excluded land.
@@ -294,7 +305,7 @@ def _read_polygons(
             raise InputNotFoundError(f"mask file {name} does not exist. Check the path.")
         try:
             gdf = gpd.read_file(gdal_path(path), layer=layer, engine="pyogrio")
-        except (DataSourceError, DataLayerError, pyogrio.errors.FieldTypeError) as exc:
+        except _READ_ERRORS as exc:
             raise InputError(f"mask file {name} cannot be read ({exc}).") from exc
     if len(gdf) == 0:
         raise InputError(f"mask {name} holds no features.")

@@ -11,7 +11,9 @@ together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+import contextlib
+import shutil
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import xarray as xr
 
+from soilmap.errors import OutputSpaceError
 from soilmap.io.staging import OutputStage
 from soilmap.options import Codec
 from soilmap.outputs.cog import FLOAT_NODATA, ScratchRaster, create_scratch
@@ -35,6 +38,8 @@ __all__ = [
     "RasterOutput",
     "Style",
     "create_targets",
+    "disk_full_as_space_error",
+    "is_disk_full",
     "output_names",
     "write_manifest",
     "write_styles",
@@ -310,3 +315,43 @@ def write_tables(
 def write_manifest(stage: OutputStage, manifest: Mapping[str, Any]) -> Path:
     """Write ``run.json`` into the staging folder."""
     return write_json(dict(manifest), stage.path("run.json"))
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a write error is the disk running out of space, whatever raised it.
+
+    A full disk comes as ``OSError`` ENOSPC (Python, pyarrow), GDAL's
+    ``CPLE_AppDefinedError`` / ``RasterioIOError`` ("No space left on device",
+    "Free disk space available is ..."), or pyogrio's ``DataSourceError``
+    ("database or disk is full", SQLite under the GeoPackage driver).
+    """
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in ("no space left", "disk is full", "disk full", "free disk space available")
+    )
+
+
+@contextlib.contextmanager
+def disk_full_as_space_error(folder: Path, need: str = "") -> Iterator[None]:
+    """Turn any full-disk error inside the block into :class:`OutputSpaceError`.
+
+    The message names the folder, the free space and (``need``) what was written.
+    """
+    try:
+        yield
+    except OutputSpaceError:
+        raise
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        free = shutil.disk_usage(folder).free if folder.exists() else 0
+        raise OutputSpaceError(
+            f"writing the outputs in {folder} failed: the disk is full ({free / 1e6:.1f} MB "
+            f"free{'; ' + need if need else ''}). Free space on that disk, or choose an --out "
+            "folder on a disk with more room; the folder is as it was before the run."
+        ) from exc

@@ -25,7 +25,15 @@ import dask
 
 from soilmap.errors import ConfigError
 
-__all__ = ["Compute", "chunk_cells_for_memory", "compute_context", "compute_on", "parse_memory"]
+__all__ = [
+    "MIN_MEMORY",
+    "Compute",
+    "check_cluster_options",
+    "chunk_cells_for_memory",
+    "compute_context",
+    "compute_on",
+    "parse_memory",
+]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +149,39 @@ class Compute:
         return future.result()
 
 
+#: Below this a chunk cannot hold even the smallest window (bytes).
+MIN_MEMORY = 64 * 10**6
+
+
+def check_cluster_options(
+    scheduler: str | None, workers: int | None, memory_limit: str | int | None
+) -> None:
+    """Refuse ``--scheduler``, ``--workers`` and ``--memory-limit`` values that cannot work.
+
+    Raises
+    ------
+    soilmap.errors.ConfigError
+        A scheduler that is not an address, fewer than 1 worker, a memory limit
+        below :data:`MIN_MEMORY`.
+    """
+    if scheduler is not None and not re.fullmatch(
+        r"(tcp|tls|ucx|ws|wss|inproc)://[^\s/:]+(:\d+)?/?|[^\s/:]+:\d+", scheduler.strip()
+    ):
+        raise ConfigError(
+            f"--scheduler {scheduler!r} is not a Dask scheduler address: write it like "
+            "tcp://host:8786 (the address your cluster prints)."
+        )
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}.")
+    if memory_limit is not None:
+        n = parse_memory(memory_limit)
+        if n < MIN_MEMORY:
+            raise ConfigError(
+                f"--memory-limit {memory_limit!r} is {n:,} bytes: soilmap needs at least "
+                f"{MIN_MEMORY // 10**6} MB (e.g. --memory-limit 2GB)."
+            )
+
+
 @contextlib.contextmanager
 def compute_context(
     scheduler: str | None = None,
@@ -162,6 +203,7 @@ def compute_context(
     threads_per_worker : int, optional
         Threads per local worker (default: cores / workers).
     """
+    check_cluster_options(scheduler, workers, memory_limit)
     if scheduler and workers:
         raise ConfigError("give either --scheduler (an existing cluster) or --workers, not both.")
     if scheduler:

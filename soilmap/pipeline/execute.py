@@ -24,6 +24,7 @@ import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
 from soilmap.errors import InputError, OutputSpaceError
@@ -31,7 +32,7 @@ from soilmap.io.staging import OutputStage
 from soilmap.options import Codec, get_options
 from soilmap.outputs.cog import ScratchRaster
 from soilmap.outputs.stretch import EDGES, percentiles
-from soilmap.outputs.write import RasterOutput, create_targets
+from soilmap.outputs.write import RasterOutput, create_targets, is_disk_full
 from soilmap.pipeline.cluster import Compute, chunk_cells_for_memory, parse_memory
 from soilmap.progress import Progress, Reporter, reporter
 from soilmap.zonal.sums import ZonalSums
@@ -355,12 +356,14 @@ def execute(
         )
         t_windows = time.perf_counter()
         written = _finish_all(targets, report)
-    except RasterioError as exc:
-        if _disk_full(exc, stage.dir):
+    except Exception as exc:
+        if is_disk_full(exc) or (isinstance(exc, RasterioError) and _disk_full(exc, stage.dir)):
             raise OutputSpaceError(
                 f"writing the outputs in {stage.out_dir} failed: the disk is full "
                 f"({exc}). {_space_advice(targets)}"
             ) from exc
+        if not isinstance(exc, RasterioError | CPLE_BaseError):
+            raise
         # A block that GDAL cannot decode shows up only when it is read.
         raise InputError(
             f"reading an input failed while computing the outputs: {exc}. The file "

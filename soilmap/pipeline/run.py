@@ -18,7 +18,7 @@ import geopandas as gpd
 
 from soilmap.config import RunConfig
 from soilmap.grid import dask_chunks
-from soilmap.io.staging import OutputStage
+from soilmap.io.staging import OutputStage, output_lock
 from soilmap.keys import LayerKey
 from soilmap.landuse.fractions import NODATA_CODE
 from soilmap.options import apply_gdal_cache
@@ -28,6 +28,7 @@ from soilmap.outputs.write import (
     Paletted,
     RasterOutput,
     Style,
+    disk_full_as_space_error,
     write_manifest,
     write_styles,
     write_tables,
@@ -169,9 +170,16 @@ def run(
         Paths written, the zonal table and the manifest.
     """
     apply_gdal_cache()
-    with compute_on(
-        compute, config.scheduler, config.workers, memory_limit=config.memory_limit
-    ) as ctx:
+    # The folder is checked writable and held before any input is opened.
+    with (
+        output_lock(config.output.dir),
+        compute_on(
+            compute, config.scheduler, config.workers, memory_limit=config.memory_limit
+        ) as ctx,
+        # Any full disk (COGs, GeoPackage, CSV, Parquet, run.json) is an OutputSpaceError;
+        # the staging folder is gone by the time it is raised.
+        disk_full_as_space_error(Path(config.output.dir), "COGs, tables and run.json"),
+    ):
         return _run(config, progress=resolve(progress), compute=ctx)
 
 

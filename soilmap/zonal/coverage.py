@@ -171,3 +171,43 @@ def _span_reducer(row: np.ndarray, start: np.ndarray, stop: np.ndarray, shape: t
         return out
 
     return reduce
+
+
+def clip_to_rect(geoms: np.ndarray, bounds: tuple[float, ...]) -> np.ndarray:
+    """The part of each polygon inside a rectangle, robust to slivers at its edges.
+
+    ``shapely.clip_by_rect`` (GEOS's fast rectangle clipper) is used where it works.
+    It fails on polygons with a thin spike whose tip pokes across the rectangle's
+    edge (GEOS 3.14: "Invalid number of points in LinearRing found 3"): both sides
+    of the spike cross the edge at the same rounded point, and the clipped tip
+    becomes a ring of three points.  Natural Earth's 1:110m Sudan has such a spike
+    at 33.97° E, 8.68° N, and small chunks put a chunk edge across it.  Those
+    geometries are clipped by a full overlay intersection instead (GEOS OverlayNG,
+    which drops the degenerate tip); the result may be a collection of the polygon
+    part and a line, which :func:`_coverage_spans` reads as its polygonal part.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        Valid polygons.
+    bounds : (float, float, float, float)
+        ``(xmin, ymin, xmax, ymax)`` of the rectangle, CRS units.
+
+    Returns
+    -------
+    numpy.ndarray of shapely geometries
+        Same length and order as ``geoms``.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    try:
+        return np.asarray(shapely.clip_by_rect(geoms, *bounds), dtype=object)
+    except shapely.errors.GEOSException:
+        pass
+    box = shapely.box(*bounds)
+    out = np.empty(geoms.size, dtype=object)
+    for k, geom in enumerate(geoms):
+        try:
+            out[k] = shapely.clip_by_rect(geom, *bounds)
+        except shapely.errors.GEOSException:
+            out[k] = shapely.intersection(geom, box)
+    return out

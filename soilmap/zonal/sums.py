@@ -65,7 +65,7 @@ from dask.delayed import Delayed
 
 from soilmap.grid import Grid
 from soilmap.landuse.fractions import check_index_matches
-from soilmap.zonal.coverage import _coverage_spans, _span_reducer
+from soilmap.zonal.coverage import _coverage_spans, _span_reducer, clip_to_rect
 
 __all__ = [
     "AREA",
@@ -471,7 +471,7 @@ def _chunk_regions(
     hit = np.sort(tree.query(shapely.box(*bounds), predicate="intersects"))
     # Only the part of each polygon inside the chunk matters for its cells:
     # clipping keeps the graph small when large polygons span many chunks.
-    clipped = shapely.clip_by_rect(geoms[hit], *bounds)
+    clipped = clip_to_rect(geoms[hit], bounds)
     t = grid.transform
     return hit, shapely.to_wkb(clipped), (t.c + t.a * c0, t.f + t.e * r0)
 

@@ -110,7 +110,7 @@ def test_flags_override_config(captured, sample_dir, tmp_path):
 
 def test_missing_arguments_are_a_clear_error():
     r = CliRunner().invoke(cli, ["run", "--soc", "x.tif"])
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # a usage error (issue 14: exit codes)
     # Regions are optional (a run over the whole extent); the output folder is not.
     assert "ConfigError" in r.output and "--out" in r.output and "--regions" not in r.output
     assert "Traceback" not in r.output
@@ -146,7 +146,7 @@ def test_demo_end_to_end(tmp_path, sample_dir):
     with rasterio.open(out / "sequestration_rate.tif") as src:
         assert src.units[0] == "t C ha-1 yr-1"
     r = CliRunner().invoke(cli, ["demo", "--out", str(out)])
-    assert r.exit_code == 1 and "--overwrite" in r.output
+    assert r.exit_code == 3 and "--overwrite" in r.output  # output error (issue 14)
     r = CliRunner().invoke(cli, ["-q", "demo", "--out", str(out), "--overwrite"])
     assert r.exit_code == 0 and r.output == ""
 
