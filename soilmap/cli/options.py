@@ -176,17 +176,23 @@ def report_checks(result: RunResult, quiet: bool) -> None:
     vc = result.manifest.get("value_checks") or {}
     if quiet or not vc:
         return
+    # With --progress json, stdout is the machine-readable stream.
+    ctx = click.get_current_context(silent=True)
+    err = ctx is not None and progress_mode(ctx) == "json"
     removed = {k: n for k, n in vc.get("cleaning_cells_removed", {}).items() if n}
     for key, n in removed.items():
-        click.echo(f"  cleaning {key}: {n:,} cells removed")
+        click.echo(f"  cleaning {key}: {n:,} cells removed", err=err)
     for r in vc.get("ranges", []):
         if r["cells_outside_range"]:
-            click.echo(f"  {r['layer']}: {r['cells_outside_range']:,} implausible cells dropped")
+            click.echo(
+                f"  {r['layer']}: {r['cells_outside_range']:,} implausible cells dropped", err=err
+            )
     for s in vc.get("scenarios", []):
         shares = [v for v in s["regions_share_with_soc_data"].values() if v is not None]
         low = f", lowest region share with SOC data {min(shares):.1%}" if shares else ""
         click.echo(
-            f"  scenario {s['scenario']}: eligible area {s['eligible_area_ha']:,.0f} ha{low}"
+            f"  scenario {s['scenario']}: eligible area {s['eligible_area_ha']:,.0f} ha{low}",
+            err=err,
         )
     for w in vc.get("warnings", []):
         click.echo(f"  warning: {w}", err=True)

@@ -154,8 +154,15 @@ def crop_soc(soc: SocInputs, win: RunWindow) -> SocInputs:
     masks = {k: crop(m, win) for k, m in soc.count_masks.items()}
     counts = dict(soc.counts)
     counts.update({k: m.sum().data for k, m in masks.items()})
+    # The range checks count only the window's cells (their flat indices stay the
+    # whole grid's, so locations are still right).
+    checks = [
+        replace(rc, reductions={k: (crop(da, win), op) for k, (da, op) in rc.reductions.items()})
+        for rc in soc.range_checks
+    ]
     return replace(
         soc,
+        range_checks=checks,
         stock=crop(soc.stock, win),
         lower=crop(soc.lower, win) if soc.lower is not None else None,
         upper=crop(soc.upper, win) if soc.upper is not None else None,
