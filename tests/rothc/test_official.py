@@ -65,4 +65,4 @@ def test_existing_results_are_not_replaced(tmp_path):
     inp = _path("RothC_Py/RothC_input.dat")
     _run(inp, tmp_path)
     res = CliRunner().invoke(cli, ["rothc", "point", str(inp), "--out", str(tmp_path)])
-    assert res.exit_code == 1 and "OutputExistsError" in res.output
+    assert res.exit_code == 3 and "OutputExistsError" in res.output

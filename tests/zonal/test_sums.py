@@ -381,7 +381,7 @@ def test_zonal_command_end_to_end(tmp_path, cli):
         csv["soc_stock_sum"].sum()
     )
     r = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "z.csv")])
-    assert r.exit_code == 1 and "OutputExistsError" in r.output
+    assert r.exit_code == 3 and "OutputExistsError" in r.output
     assert not list(tmp_path.glob(".soilmap-staging-*"))
 
 
