@@ -3,16 +3,20 @@
 This file runs under Debian's ``/usr/bin/python3`` (python3-qgis), never the project's
 venv: ``python3 qgis_driver.py TASK.json RESULT.json``.  TASK holds ``plugin_dir`` (the
 folder holding ``soilmap_processing``), ``executable`` (the venv's ``soilmap``) and a
-list of ``steps``; each step runs one algorithm as the Processing dialog does
-(parameter checks, the algorithm in a task with exceptions reported to the log, then
-the result layers loaded into the project), optionally cancels it when the progress
-passes ``cancel_at`` %, and records the log, the progress values, the results and
-the project's layers (name, source, renderer type, visibility).  ``render`` writes
-a PNG of the project's visible layers.  RESULT is the record, as JSON.
+list of ``steps``; each step, in an emptied project, runs one algorithm as the
+Processing dialog does (parameter checks, the algorithm with exceptions reported to
+the log, then the result layers loaded into the project), optionally cancels it when
+the progress passes ``cancel_at`` %, and records the log, the progress values, the
+results and the project's layers (name, source, renderer type, visibility).
+``memory_layers`` gives parameters as memory copies of files with some features
+selected ("selected features only"), ``snapshot`` hashes a folder before and after,
+``render`` writes a PNG of the project's visible layers.  RESULT is the record, as
+JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -100,10 +104,39 @@ def _layers() -> list[dict]:
     return rows
 
 
+def _tree(folder: str) -> dict[str, str]:
+    """sha256 of every file under ``folder`` (hidden staging folders included)."""
+    digests = {}
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                digests[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+    return digests
+
+
+def _memory_layer(spec: dict):
+    """A memory copy of a vector file with the features of ``select`` selected."""
+    from qgis.core import (
+        QgsFeatureRequest,
+        QgsProcessingFeatureSourceDefinition,
+        QgsProject,
+        QgsVectorLayer,
+    )
+
+    source = QgsVectorLayer(spec["path"], "regions_file", "ogr")
+    layer = source.materialize(QgsFeatureRequest())
+    layer.setName("regions_in_memory")
+    QgsProject.instance().addMapLayer(layer)
+    layer.selectByExpression(spec["select"])
+    return QgsProcessingFeatureSourceDefinition(layer.id(), True)
+
+
 def _step(step: dict) -> dict:
     from processing.gui.Postprocessing import handleAlgorithmResults
     from qgis.core import QgsApplication, QgsProcessingContext, QgsProject
 
+    QgsProject.instance().clear()
     feedback = _feedback_class()(step.get("cancel_at"))
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
@@ -114,17 +147,27 @@ def _step(step: dict) -> dict:
         record["missing"] = True
         return record
     params = dict(step["parameters"])
+    for name, spec in step.get("memory_layers", {}).items():
+        params[name] = _memory_layer(spec)
+    if step.get("snapshot"):
+        record["before"] = _tree(step["snapshot"])
     ok, message = alg.checkParameterValues(params, context)
     record["checked"] = [ok, message]
     if ok:
+        # As the Processing dialog runs it: exceptions go to the log (reportError).
         results, ok = alg.run(params, context, feedback, {}, True)
         record["ok"] = ok
+        record["run_progress"] = list(feedback.progress)
         record["results"] = {k: str(v) for k, v in (results or {}).items()}
         if ok and step.get("load", True):
             handleAlgorithmResults(alg, context, feedback)
+    if step.get("snapshot"):
+        record["after"] = _tree(step["snapshot"])
     record["log"] = feedback.log
-    record["progress"] = feedback.progress
     record["layers"] = _layers()
+    if step.get("render"):
+        _render(step["render"])
+        record["rendered"] = step["render"]
     return record
 
 
@@ -168,9 +211,6 @@ def main() -> int:
     try:
         for step in task["steps"]:
             out["steps"].append(_step(step))
-        if task.get("render"):
-            _render(task["render"])
-            out["rendered"] = task["render"]
     except Exception:  # the record says what failed, for the test's message
         out["driver_error"] = traceback.format_exc()
     with open(sys.argv[2], "w", encoding="utf-8") as f:

@@ -109,11 +109,12 @@ class GsocseqAlgorithm(SoilmapAlgorithm):
         self.addOutput(QgsProcessingOutputFile(self.TABLE, self.tr("Comparison table")))
 
     def checkParameterValues(self, parameters, context):
-        ok, message = super().checkParameterValues(parameters, context)
+        # Ours first: Processing's own check calls a raster given as a vector "not found".
+        ok, message = check_geometry(
+            self, parameters, self.REGIONS, context, QgsWkbTypes.PolygonGeometry, "Regions"
+        )
         if ok:
-            ok, message = check_geometry(
-                self, parameters, self.REGIONS, context, QgsWkbTypes.PolygonGeometry, "Regions"
-            )
+            ok, message = super().checkParameterValues(parameters, context)
         if ok:
             ok, message = check_id_field(
                 self, parameters, self.REGIONS, self.REGION_ID, context, "Region id field"

@@ -216,12 +216,12 @@ class RunAlgorithm(SoilmapAlgorithm):
         )
 
     def checkParameterValues(self, parameters, context):
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
+        # Ours first: Processing's own check calls a raster given as regions "not found".
         ok, message = check_geometry(
             self, parameters, self.REGIONS, context, QgsWkbTypes.PolygonGeometry, "Regions"
         )
+        if ok:
+            ok, message = super().checkParameterValues(parameters, context)
         if ok:
             ok, message = check_id_field(
                 self, parameters, self.REGIONS, self.REGION_ID, context, "Region id field"

@@ -62,11 +62,12 @@ class SampleAlgorithm(SoilmapAlgorithm):
         )
 
     def checkParameterValues(self, parameters, context):
-        ok, message = super().checkParameterValues(parameters, context)
+        # Ours first: Processing's own check calls a raster given as a vector "not found".
+        ok, message = check_geometry(
+            self, parameters, self.POINTS, context, QgsWkbTypes.PointGeometry, "Points"
+        )
         if ok:
-            ok, message = check_geometry(
-                self, parameters, self.POINTS, context, QgsWkbTypes.PointGeometry, "Points"
-            )
+            ok, message = super().checkParameterValues(parameters, context)
         if ok:
             ok, message = check_id_field(
                 self, parameters, self.POINTS, self.ID, context, "Point id field"
