@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+from realdata import DATA
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = REPO / "qgis_plugin"
@@ -57,11 +58,16 @@ def _qgis_available() -> bool:
     return probe.returncode == 0
 
 
-pytestmark = pytest.mark.skipif(
-    not _qgis_available(),
-    reason=f"QGIS's Python ({QGIS_PYTHON} with python3-qgis) is not installed; "
-    ".ci/run installs qgis and python3-qgis",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not _qgis_available(),
+        reason=f"QGIS's Python ({QGIS_PYTHON} with python3-qgis) is not installed; "
+        ".ci/run installs qgis and python3-qgis",
+    ),
+    pytest.mark.realdata,  # the GSOCseq maps of Bhutan
+]
+BHUTAN = DATA / "gsocseq" / "bhutan"
+BHUTAN_REGIONS = DATA / "gsocseq" / "bhutan_admin1.gpkg"
 
 
 def _soilmap(*args: str | Path) -> subprocess.CompletedProcess:
@@ -116,6 +122,12 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
     done = _soilmap(
         "zonal", soc, "--regions", sample_dir / "tigray_regions.gpkg", "--region-id",
         "region_id", "--out", cli_zonal,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cli_gsocseq = tmp / "cli_gsocseq"
+    done = _soilmap(
+        "gsocseq", BHUTAN, "--regions", BHUTAN_REGIONS, "--region-id", "id", "--out",
+        cli_gsocseq, "--progress", "none",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     qgis_cfg, qgis_flags = tmp / "qgis_config", tmp / "qgis_flags"
@@ -177,6 +189,15 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
                 "OUTPUT": str(tmp / "qgis_zonal.csv"),
             },
         },
+        "gsocseq": {
+            "algorithm": "soilmap:gsocseq",
+            "parameters": {
+                "FOLDER": str(BHUTAN),
+                "REGIONS": str(BHUTAN_REGIONS),
+                "REGION_ID": "id",
+                "OUTPUT": str(tmp / "qgis_gsocseq"),
+            },
+        },
     }
     task = {
         "plugin_dir": str(PLUGIN_DIR),
@@ -207,6 +228,8 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
         "cli_zonal": cli_zonal,
         "qgis_zonal": tmp / "qgis_zonal.csv",
         "png": png,
+        "cli_gsocseq": cli_gsocseq,
+        "qgis_gsocseq": tmp / "qgis_gsocseq",
     }
     record["cli_bad"] = bad
     return record
@@ -351,3 +374,25 @@ def test_rendered_map_of_the_project(session):
         shutil.copyfile(png, SCREENSHOT)
     assert SCREENSHOT.is_file()
     assert "docs/images/qgis_run.png" in (REPO / "README.md").read_text()
+
+
+def test_gsocseq_comparison_equals_the_cli(session):
+    record = _step(session, "gsocseq")
+    assert record["ok"], _log_text(record)
+    q, c = session["paths"]["qgis_gsocseq"], session["paths"]["cli_gsocseq"]
+    rasters = sorted(p.name for p in c.glob("*.tif"))
+    assert "target_rate.tif" in rasters and "share_BAU.tif" in rasters
+    assert sorted(p.name for p in q.glob("*.tif")) == rasters
+    for name in rasters:
+        assert _pixels(q / name) == _pixels(c / name), name
+    pd.testing.assert_frame_equal(
+        pd.read_csv(q / "gsocseq_comparison.csv"),
+        pd.read_csv(c / "gsocseq_comparison.csv"),
+        check_exact=True,
+    )
+    layers = {x["name"]: x for x in record["layers"]}
+    for name in rasters:
+        stem = name.removesuffix(".tif")
+        assert layers[stem]["renderer"] == _qml_renderer(q / f"{stem}.qml"), stem
+    assert [n for n, x in layers.items() if x["kind"] == "raster" and x["visible"]] == ["share_BAU"]
+    assert "gsocseq_comparison" in layers
