@@ -13,6 +13,7 @@ import os
 from qgis.core import (
     QgsFeatureRequest,
     QgsMapLayerType,
+    QgsProcessingException,
     QgsProcessingUtils,
     QgsRasterFileWriter,
     QgsRasterLayer,
@@ -42,15 +43,20 @@ def export_raster(layer: QgsRasterLayer, name: str, feedback=None) -> str:
     provider = layer.dataProvider()
     pipe = QgsRasterPipe()
     if not pipe.set(provider.clone()):
-        raise RuntimeError(f"cannot read raster layer {layer.name()!r} for export")
+        raise QgsProcessingException(f"cannot read raster layer {layer.name()!r} for export")
     writer = QgsRasterFileWriter(path)
     writer.setOutputFormat("GTiff")
     writer.setCreateOptions(["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"])
     error = writer.writeRaster(
-        pipe, provider.xSize(), provider.ySize(), provider.extent(), provider.crs(), feedback
+        pipe,
+        provider.xSize(),
+        provider.ySize(),
+        provider.extent(),
+        provider.crs(),
+        layer.transformContext(),
     )
     if error != QgsRasterFileWriter.NoError:
-        raise RuntimeError(f"cannot export raster layer {layer.name()!r} (error {error})")
+        raise QgsProcessingException(f"cannot export raster layer {layer.name()!r} (error {error})")
     if feedback is not None:
         feedback.pushInfo(f"{layer.name()}: exported to {path} for soilmap")
     return path
@@ -99,7 +105,7 @@ def vector_layer_path(layer, name: str, feedback=None) -> str:
         layer, path, layer.transformContext(), options
     )
     if result[0] != QgsVectorFileWriter.NoError:
-        raise RuntimeError(f"cannot export layer {layer.name()!r}: {result[1]}")
+        raise QgsProcessingException(f"cannot export layer {layer.name()!r}: {result[1]}")
     if feedback is not None:
         feedback.pushInfo(f"{layer.name()}: exported to {path} for soilmap")
     return path

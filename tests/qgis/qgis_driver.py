@@ -9,9 +9,9 @@ the log, then the result layers loaded into the project), optionally cancels it 
 the progress passes ``cancel_at`` %, and records the log, the progress values, the
 results and the project's layers (name, source, renderer type, visibility).
 ``memory_layers`` gives parameters as memory copies of files with some features
-selected ("selected features only"), ``snapshot`` hashes a folder before and after,
-``render`` writes a PNG of the project's visible layers.  RESULT is the record, as
-JSON.
+selected ("selected features only"), ``raster_layers`` as raster layers of the
+project, ``snapshot`` hashes a folder before and after, ``render`` writes a PNG of
+the project's visible layers.  RESULT is the record, as JSON.
 """
 
 from __future__ import annotations
@@ -132,6 +132,16 @@ def _memory_layer(spec: dict):
     return QgsProcessingFeatureSourceDefinition(layer.id(), True)
 
 
+def _raster_layer(uri: str) -> str:
+    """A raster layer of the project (e.g. /vsizip/...), as a layer id."""
+    from qgis.core import QgsProject, QgsRasterLayer
+
+    layer = QgsRasterLayer(uri, "soc_stock", "gdal")
+    assert layer.isValid(), uri
+    QgsProject.instance().addMapLayer(layer)
+    return layer.id()
+
+
 def _step(step: dict) -> dict:
     from processing.gui.Postprocessing import handleAlgorithmResults
     from qgis.core import QgsApplication, QgsProcessingContext, QgsProject
@@ -149,6 +159,8 @@ def _step(step: dict) -> dict:
     params = dict(step["parameters"])
     for name, spec in step.get("memory_layers", {}).items():
         params[name] = _memory_layer(spec)
+    for name, uri in step.get("raster_layers", {}).items():
+        params[name] = _raster_layer(uri)
     if step.get("snapshot"):
         record["before"] = _tree(step["snapshot"])
     ok, message = alg.checkParameterValues(params, context)

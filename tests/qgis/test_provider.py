@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -132,6 +133,10 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
     assert done.returncode == 0, done.stderr
     qgis_cfg, qgis_flags = tmp / "qgis_config", tmp / "qgis_flags"
     png = tmp / "qgis_run.png"
+    # A raster QGIS reads but soilmap gets as an exported GeoTIFF (not a plain file).
+    zipped = tmp / "soc.zip"
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.write(soc, "soc_stock.tif")
     fields = {
         "SOC": str(soc),
         "SOC_UNITS": 1,  # t C ha-1
@@ -149,6 +154,7 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
         "fields": {
             "algorithm": "soilmap:run",
             "parameters": {**fields, "OUTPUT": str(qgis_flags)},
+            "raster_layers": {"SOC": f"/vsizip/{zipped}/soc_stock.tif"},
             "memory_layers": {
                 "REGIONS": {
                     "path": str(sample_dir / "tigray_regions.gpkg"),
@@ -258,12 +264,14 @@ def test_run_outputs_are_bit_identical_to_the_cli(session, step, qgis, cli):
         assert tq[column].sum() == tc[column].sum() > 0
 
 
-def test_selected_features_only_are_the_regions(session):
-    """The memory layer with one of two regions selected reached soilmap as one region."""
+def test_layers_soilmap_cannot_read_are_exported(session):
+    """A memory layer with one of two regions selected reached soilmap as one region; a
+    raster inside a zip (/vsizip/) as a GeoTIFF: outputs equal the CLI's (test above)."""
     table = pd.read_csv(session["paths"]["qgis_flags"] / "zonal_stats.csv")
     assert set(table["region_id"]) == {"ET0104"}
     log = _log_text(_step(session, "fields"))
     assert "[regions]" in log and "soilmap_run.toml" in log
+    assert "soc_stock: exported to" in log
 
 
 def test_progress_reaches_100_through_the_feedback(session):
