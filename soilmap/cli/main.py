@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import sys
@@ -105,6 +106,7 @@ def _register() -> None:
 
     for module in (run, demo, zonal, gsocseq, schemes, data, rothc, report):
         cli.add_command(module.command)
+    cli.add_command(importlib.import_module("soilmap.cli.qgis_plugin").command)
 
 
 _register()

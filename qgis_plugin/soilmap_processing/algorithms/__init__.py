@@ -1,0 +1,1 @@
+"""The algorithms of the soilmap provider, one module each."""
