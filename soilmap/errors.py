@@ -98,3 +98,7 @@ class DatasetDownloadError(DatasetError, OSError):
 
 class DatasetChecksumError(DatasetError, ValueError):
     """A file's SHA-256 is not the registry's (corrupted, truncated or another version)."""
+
+
+class DepthConflictError(InputError):
+    """The depth range a SOC file states (preset, tags, name) differs from the declared one."""

@@ -42,6 +42,8 @@ _SOC_KEYS = {
     "uncertainty_units",
     "unit_check",
     "sample_cells",
+    "top_cm",
+    "bottom_cm",
 }
 _SOC_LAYER_KEYS = {
     "content",
@@ -189,6 +191,8 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
         raise ConfigError(f"{where}: [soc.layers] allows {sorted(_SOC_LAYER_KEYS)}.")
     try:
         spec = {**soc, **layers}
+        if "top_cm" in spec or "bottom_cm" in spec:
+            spec["depth_declared"] = True
         for key in ("stock", "lower", "upper", "sd", "relative_uncertainty"):
             if key in spec:
                 spec[key] = input_path(spec[key], base)
