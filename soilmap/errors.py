@@ -130,6 +130,10 @@ class OutputBusyError(SoilmapError, RuntimeError):
     """Another run is writing into the same output folder."""
 
 
+class DepthConflictError(InputError):
+    """The depth range a SOC file states (preset, tags, name) differs from the declared one."""
+
+
 #: Exit code of the ``soilmap`` command per error class (the first match wins).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (ConfigError, 2),

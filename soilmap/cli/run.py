@@ -31,7 +31,12 @@ def _out_folder(value: str | None) -> Path | None:
 
 @click.command("run")
 @click.argument("config", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--soc", type=click.Path(path_type=str), help="SOC stock raster (0-30 cm).")
+@click.option("--soc", type=click.Path(path_type=str), help="SOC stock raster.")
+@click.option(
+    "--soc-depth",
+    help="Depth range of the SOC stock in cm, e.g. 0-30 (default: from the product preset, "
+    "the file's tags or name; else 0-30 cm is assumed and said so).",
+)
 @click.option(
     "--soc-units",
     help="Units of the SOC stock, e.g. 't C ha-1' or 'kg C m-2' "

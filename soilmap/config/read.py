@@ -44,6 +44,8 @@ _SOC_KEYS = {
     "unit_check",
     "sample_cells",
     "on_implausible",
+    "top_cm",
+    "bottom_cm",
 }
 _SOC_LAYER_KEYS = {
     "content",
@@ -195,6 +197,8 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
     check_section(layers, "soc.layers", where=where)
     try:
         spec = {**soc, **layers}
+        if "top_cm" in spec or "bottom_cm" in spec:
+            spec["depth_declared"] = True
         for key in ("stock", "lower", "upper", "sd", "relative_uncertainty"):
             if key in spec:
                 spec[key] = input_path(spec[key], base)

@@ -21,6 +21,7 @@ from soilmap.config.values import check_flags
 from soilmap.errors import ConfigError, InputNotFoundError
 from soilmap.io.paths import check_virtual, input_path, is_virtual
 from soilmap.scenario.model import Scenario, check_rate_slip
+from soilmap.soc.depth import parse_depth
 
 __all__ = ["FLAGS", "RunConfig", "config_from_mapping", "load_config"]
 
@@ -140,6 +141,7 @@ class RunConfig:
 FLAGS = (
     "soc",
     "soc_units",
+    "soc_depth",
     "landcover",
     "landcover_scheme",
     "landcover_method",
@@ -239,6 +241,9 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
         soc = SocConfig(stock=input_path(o["soc"]), units=o["soc_units"])
     elif o["soc_units"] and soc is not None:
         soc = replace(soc, units=o["soc_units"])
+    if o.get("soc_depth") and soc is not None:
+        top, bottom = parse_depth(o["soc_depth"])
+        soc = replace(soc, top_cm=top, bottom_cm=bottom, depth_declared=True)
     landcover = _flag_landcover(cfg, o)
     regions = cfg.regions if cfg else None
     if o["regions"]:

@@ -288,6 +288,7 @@ def _manifest(
         "regions": {**p.regions_report.__dict__, "count_on_grid": len(p.regions)},
         "extent": p.extent,
         "assumptions": p.assumptions,
+        "uncertainty_aggregation": "correlated: regional bounds are sums of cell bounds",
         "soc_inputs": p.soc.report(counts) if p.soc is not None else None,
         "outputs": {
             **{

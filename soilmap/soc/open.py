@@ -19,13 +19,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import rasterio
+import rasterio.errors
 import xarray as xr
 
-from soilmap.errors import InputError
 from soilmap.grid import Grid, check_same_grid
 from soilmap.io.raster import ChunkSpec
 from soilmap.meta import with_units
 from soilmap.soc.cleaning import Rule, apply_rules
+from soilmap.soc.depth import stock_depth
 from soilmap.soc.plausibility import (
     PlausibilityResult,
     check_bounds,
@@ -150,17 +152,20 @@ def _same_grid(ref: xr.DataArray, others: Sequence[OpenedLayer], ref_name: str) 
         o.cleaned.data = o.data.assign_coords(x=ref.x, y=ref.y)
 
 
-def _stock_depth(spec: SocSpec, match: LayerMatch | None, path: Path) -> tuple[float, float]:
-    want = (float(spec.top_cm), float(spec.bottom_cm))
-    depth = match.depth if match else None
-    if match is not None and isinstance(depth, tuple) and depth != want:
-        raise InputError(
-            f"SOC stock {str(path)!r} is {match.describe()}, a {depth[0]:g}-{depth[1]:g} cm "
-            f"stock, but {want[0]:g}-{want[1]:g} cm was asked for. A stock raster cannot be "
-            f"re-harmonised: set top_cm = {depth[0]:g} and bottom_cm = {depth[1]:g}, or give "
-            "the properties per layer."
-        )
-    return want
+def _stock_depth(
+    spec: SocSpec, match: LayerMatch | None, o: OpenedLayer, res: SocInputs
+) -> tuple[float, float]:
+    declared = (float(spec.top_cm), float(spec.bottom_cm)) if spec.depth_declared else None
+    preset = match.depth if match is not None and isinstance(match.depth, tuple) else None
+    tags = {str(k): str(v) for k, v in o.data.attrs.items() if isinstance(v, str | int | float)}
+    try:
+        with rasterio.open(o.path) as src:  # the header only: tags of the dataset and band
+            tags |= {**src.tags(), **src.tags(1)}
+    except rasterio.errors.RasterioError:
+        pass  # opened already by the door; tags are optional
+    return stock_depth(
+        o.path, declared=declared, preset=preset, tags=tags, assumptions=res.assumptions
+    )
 
 
 def _user_stock_rules(spec: SocSpec, units: str | None) -> list[Rule]:
@@ -188,7 +193,7 @@ def _open_stock_raster(
         layer=spec.layer,
         extra_rules=_user_stock_rules(spec, None),
     )
-    depth = _stock_depth(spec, o.match, spec.stock)
+    depth = _stock_depth(spec, o.match, o, res)
     res.conversions.append(f"{o.label()}: {conversion_text(o.units, STOCK)}")
     res.sources["stock"] = [o.source()]
     return o, depth

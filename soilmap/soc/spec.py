@@ -108,6 +108,9 @@ class SocSpec:
     kind: Literal["point", "interval"] | None = None
     top_cm: float = 0.0
     bottom_cm: float = 30.0
+    #: The depth range was declared (``--soc-depth``, ``top_cm``/``bottom_cm``); else a
+    #: stock raster's depth comes from its preset, tags or name, or 0–30 cm is assumed.
+    depth_declared: bool = False
     nodata: float | None = None
     sentinels: tuple[float, ...] = ()
     valid_range: tuple[float | None, float | None] | None = None
@@ -129,6 +132,8 @@ class SocSpec:
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)
         check_on_implausible(self.on_implausible)
+        if (float(self.top_cm), float(self.bottom_cm)) != (0.0, 30.0):
+            set_("depth_declared", True)  # a range other than the default is a declaration
         for k in ("stock", "lower", "upper", "sd", "relative_uncertainty"):
             if getattr(self, k) is not None:
                 set_(k, Path(getattr(self, k)))

@@ -13,7 +13,7 @@ import rasterio
 from rasterio.warp import Resampling, reproject
 from realdata import DATA
 
-from soilmap.errors import ConfigError, InputError, UnitsError
+from soilmap.errors import ConfigError, DepthConflictError, InputError, UnitsError
 from soilmap.soc.open import open_soc
 from soilmap.soc.spec import SocSpec
 from soilmap.testing import raise_if_dask_computes
@@ -352,7 +352,7 @@ def test_whrc_preset_and_depth_checks():
     values = soc.stock.values
     assert np.isnan(values).any() and np.nanmin(values) >= 0  # declared -32767 masked
     assert soc.sources["stock"][0]["recognised_as"].startswith("whrc2017 socs 2010AD 0-30 cm")
-    with pytest.raises(InputError, match="a 0-30 cm stock, but 0-100 cm was asked for"):
+    with pytest.raises(DepthConflictError, match="0-30 cm stock by its product preset, but 0-100"):
         open_soc(SocSpec(stock=WHRC, product="whrc2017", bottom_cm=100))
 
 
