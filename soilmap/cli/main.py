@@ -59,6 +59,7 @@ def _register() -> None:
 
     for module in (run, demo, zonal, gsocseq, schemes, data):
         cli.add_command(module.command)
+    cli.add_command(__import__("soilmap.cli.sample", fromlist=["command"]).command)
 
 
 _register()
