@@ -33,6 +33,7 @@ from soilmap.soc.open import open_soc
 from soilmap.soc.spec import SocSpec
 from soilmap.soc.stock import stock_from_layers
 from soilmap.units import convert
+from soilmap.zonal.points import read_points, sample_points, sample_points_to_file
 from soilmap.zonal.statistics import zonal_statistics
 
 __all__ = [
@@ -63,9 +64,12 @@ __all__ = [
     "plan",
     "project",
     "raster_mask_fraction",
+    "read_points",
     "read_regions",
     "run",
     "sample_data_dir",
+    "sample_points",
+    "sample_points_to_file",
     "set_options",
     "stock_from_layers",
     "vector_mask_fraction",

@@ -107,6 +107,7 @@ def _register() -> None:
     for module in (run, demo, zonal, gsocseq, schemes, data, rothc, report):
         cli.add_command(module.command)
     cli.add_command(importlib.import_module("soilmap.cli.qgis_plugin").command)
+    cli.add_command(__import__("soilmap.cli.sample", fromlist=["command"]).command)
 
 
 _register()

@@ -24,6 +24,8 @@ __all__ = ["R_NA_FLOAT32", "float_codes", "is_float_codes"]
 #: R's ``NA`` in a float32 raster: the lowest float32 (about -3.4e38). Values at or
 #: below -3.4e38 are nodata in a float class raster, declared or not.
 R_NA_FLOAT32 = float(np.finfo(np.float32).min)
+# -3.4e38 as float32 is -3.3999999e38, above -3.4e38 in float64: that is the bound.
+_NA_BELOW = float(np.float32(-3.4e38))
 
 
 def is_float_codes(dtype: str | np.dtype) -> bool:
@@ -54,7 +56,7 @@ def float_codes(
         them with their cells, and how to fix the file.
     """
     a = np.asarray(block, dtype=np.float64)
-    missing = ~np.isfinite(a) | (a <= -3.4e38)
+    missing = ~np.isfinite(a) | (a <= _NA_BELOW)
     if nodata is not None and np.isfinite(nodata):
         missing |= a == np.float64(np.asarray(nodata, dtype=block.dtype))
     bad = ~missing & (a != np.floor(a))

@@ -1,0 +1,223 @@
+"""Point sampling: the value of each raster at each point (soil profiles, plots).
+
+:func:`sample_points` reads, for every point, the cell it falls in of each raster
+(GDAL's own sampling, :meth:`rasterio.io.DatasetReader.sample`, after reprojecting
+the points into each raster's CRS, never the raster), and the land-use group of the
+cell when a land-cover raster and its class table are given.  A point outside a
+raster or on its nodata gets NaN and says so in ``<name>_status`` (``"outside"``,
+``"nodata"``, ``"ok"``); nothing is dropped.  :func:`sample_points_to_file` writes
+the table atomically (GeoPackage, CSV + ``.csvt`` or Parquet).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+from pyogrio.errors import DataLayerError, DataSourceError
+
+from soilmap.errors import CRSError, InputError, InputNotFoundError, OutputExistsError
+from soilmap.io.paths import check_virtual, gdal_path, is_virtual
+from soilmap.io.raster import gdal_env, read_layout
+from soilmap.io.staging import OutputStage
+from soilmap.landuse.codes import float_codes, is_float_codes
+from soilmap.landuse.schemes import load_class_table
+from soilmap.landuse.table import LUT_NODATA
+from soilmap.outputs.tables import write_table
+from soilmap.zonal.files import TABLE_SUFFIXES, layer_names
+
+__all__ = ["read_points", "sample_points", "sample_points_to_file"]
+
+#: Column with each point's id (its ``id_field``, else its feature id).
+POINT_ID = "point_id"
+
+
+def read_points(
+    path: str | os.PathLike,
+    *,
+    id_field: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read points (any vector format, local, URL or ``/vsi*``) with a ``point_id``.
+
+    Raises
+    ------
+    soilmap.errors.InputError
+        Missing or unreadable file, unknown ``id_field``, non-point geometries.
+    soilmap.errors.CRSError
+        The file has no CRS and ``crs`` is not given.
+    """
+    p = Path(path)
+    name = repr(gdal_path(p))
+    if is_virtual(p):
+        check_virtual(p, "points file")
+    elif not p.exists():
+        raise InputNotFoundError(f"points file {name} does not exist. Check the path.")
+    try:
+        gdf = gpd.read_file(gdal_path(p), layer=layer, engine="pyogrio", fid_as_index=True)
+    except (DataSourceError, DataLayerError, pyogrio.errors.FieldTypeError) as exc:
+        raise InputError(f"points file {name} cannot be read ({exc}).") from exc
+    if id_field is not None and id_field not in gdf.columns:
+        fields = [c for c in gdf.columns if c != gdf.geometry.name]
+        raise InputError(
+            f"points file {name} has no field {id_field!r} (--id). Its fields are: "
+            f"{', '.join(fields)}."
+        )
+    kinds = set(gdf.geometry.geom_type.dropna())
+    if not kinds <= {"Point"}:
+        raise InputError(
+            f"points file {name} holds {', '.join(sorted(kinds))} geometries; sampling needs "
+            "points (use `soilmap zonal` for polygons)."
+        )
+    if gdf.crs is None:
+        if crs is None:
+            raise CRSError(
+                f"points file {name} has no coordinate reference system (e.g. a shapefile "
+                "without its .prj). Pass the CRS it is in (--points-crs EPSG:4326)."
+            )
+        gdf = gdf.set_crs(crs)
+    ids = gdf[id_field] if id_field is not None else pd.Series(gdf.index, index=gdf.index)
+    gdf.insert(0, POINT_ID, ids.astype(str).to_numpy())
+    return gdf.reset_index(drop=True)
+
+
+def _sample_one(path: Path, points: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, str]:
+    """Values (float64, NaN if none), statuses and the file's CRS-aware read of one raster."""
+    layout = read_layout(path, what="raster")
+    on = points.geometry.to_crs(layout.grid.crs_wkt)
+    xs, ys = on.x.to_numpy(), on.y.to_numpy()
+    cols, rows = ~layout.grid.transform * (xs, ys)
+    h, w = layout.grid.shape
+    inside = np.isfinite(cols) & np.isfinite(rows)
+    inside &= (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
+    values = np.full(len(points), np.nan)
+    status = np.where(inside, "ok", "outside").astype(object)
+    idx = np.flatnonzero(inside)
+    if idx.size:
+        with gdal_env(), rasterio.open(gdal_path(path)) as src:
+            got = np.ma.concatenate(
+                list(src.sample(zip(xs[idx], ys[idx], strict=True), indexes=1, masked=True))
+            )
+        raw = np.ma.getdata(got).astype("float64")
+        missing = np.ma.getmaskarray(got) | ~np.isfinite(raw)
+        values[idx] = np.where(missing, np.nan, raw)
+        status[idx[missing]] = "nodata"
+    return values, status, layout.dtype
+
+
+def sample_points(
+    rasters: Sequence[str | os.PathLike],
+    points: gpd.GeoDataFrame,
+    *,
+    landcover: str | os.PathLike | None = None,
+    landcover_scheme: str | None = None,
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """The value of each raster at each point, and the land-use group of its cell.
+
+    Parameters
+    ----------
+    rasters : sequence of path-like
+        Single-band rasters, any grids and CRSs (local, URL or ``/vsi*``).
+    points : geopandas.GeoDataFrame
+        Points with a ``point_id`` column (see :func:`read_points`), any CRS.
+    landcover : path-like, optional
+        Land-cover class raster: adds ``landcover_code`` and ``landuse`` (the group of
+        the code in ``landcover_scheme``; ``"unknown code"`` if the table lacks it).
+    landcover_scheme : str, optional
+        Class-table preset or table file (required with ``landcover``).
+
+    Returns
+    -------
+    table : geopandas.GeoDataFrame
+        ``point_id``, the points' own fields, one column per raster (its file stem,
+        values as stored, NaN where none) with ``<stem>_status``, and the land use.
+    units : dict of str to str
+        Units of each value column, as the rasters state them (``"unknown"`` if not).
+    """
+    paths = [Path(p) for p in rasters]
+    names = layer_names(paths)
+    out = points.copy()
+    units: dict[str, str] = {}
+    for name, path in zip(names, paths, strict=True):
+        values, status, _ = _sample_one(path, points)
+        out[name] = values
+        out[f"{name}_status"] = status
+        units[name] = read_layout(path).units or "unknown"
+    if landcover is not None:
+        if not landcover_scheme:
+            raise InputError("--landcover needs --landcover-scheme (see `soilmap schemes`).")
+        table = load_class_table(landcover_scheme)
+        lc = Path(landcover)
+        codes, status, dtype = _sample_one(lc, points)
+        what = f"land cover {gdal_path(lc)!r}"
+        if is_float_codes(dtype):
+            codes = float_codes(codes[None, :], None, what)[0]
+        elif (nodata := read_layout(lc).nodata) is not None:
+            codes = np.where(codes == nodata, np.nan, codes)
+        ok = np.isfinite(codes)
+        indexer = table.code_to_group_index("error")
+        idx = np.full(len(codes), LUT_NODATA, dtype=np.int64)
+        idx[ok] = indexer(codes[ok].astype(np.int64))
+        groups = np.array(indexer.groups, dtype=object)
+        landuse = np.where(idx >= 0, groups[np.clip(idx, 0, None)], "unknown code").astype(object)
+        landuse[idx == LUT_NODATA] = None  # no land-cover data at the point
+        out["landcover_code"] = pd.array(np.where(ok, codes, np.nan), dtype="Float64").astype(
+            "Int64"
+        )
+        out["landuse"] = landuse
+        out["landcover_status"] = np.where(ok, status, np.where(status == "ok", "nodata", status))
+        units["landcover_code"] = f"class code ({table.name})"
+    cols = [POINT_ID, *[c for c in out.columns if c not in (POINT_ID, out.geometry.name)]]
+    return gpd.GeoDataFrame(out[[*cols, out.geometry.name]], crs=points.crs), units
+
+
+def sample_points_to_file(
+    rasters: Sequence[str | os.PathLike],
+    points: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    id_field: str | None = None,
+    points_layer: str | None = None,
+    points_crs: str | None = None,
+    landcover: str | os.PathLike | None = None,
+    landcover_scheme: str | None = None,
+    overwrite: bool = False,
+) -> gpd.GeoDataFrame:
+    """``soilmap sample``: :func:`sample_points` of a points file, written atomically.
+
+    ``out`` is a ``.gpkg`` (layer ``samples``), ``.csv`` (+ ``.csvt``) or ``.parquet``.
+
+    Raises
+    ------
+    soilmap.errors.InputError
+        An unknown table suffix, or unusable inputs.
+    soilmap.errors.OutputExistsError
+        ``out`` exists and ``overwrite`` is False.
+    """
+    out = Path(out)
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        raise InputError(f"--out {str(out)!r}: use a .gpkg, .csv or .parquet file name.")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists. Pass --overwrite to replace it.")
+    pts = read_points(points, id_field=id_field, layer=points_layer, crs=points_crs)
+    table, units = sample_points(
+        rasters, pts, landcover=landcover, landcover_scheme=landcover_scheme
+    )
+    meta = {
+        "software": "soilmap sample",
+        "rasters": "; ".join(gdal_path(p) for p in rasters),
+        "points": gdal_path(points),
+    }
+    extra = [".csvt"] if out.suffix.lower() == ".csv" else []
+    stage = OutputStage(out.parent, [out.name, *(out.stem + s for s in extra)], overwrite=True)
+    with stage:
+        write_table(table, stage.path(out.name), layer="samples", metadata=meta, units=units)
+        stage.commit()
+    return table
