@@ -11,9 +11,11 @@ Leading ``# key: value`` comment lines carry metadata (``name``, ``title``,
 ``product``, ``source`` = citation/URL of the official legend, ``aliases``,
 ``nodata`` = codes meaning "no data", ``groups`` = custom groups declared although
 they are close to a standard name, see :mod:`soilmap.landuse.groups`); other ``#``
-lines are free comments.  The
-first other line is the header ``code,group,label,color`` (``label`` and
-``color`` optional, in any order); then one row per code::
+lines are free comments, except ``# exception CODES: reason`` lines, which document
+the classes whose group departs from their IPCC land category (see
+:mod:`soilmap.landuse.ipcc`).  The first other line is the header
+``code,group,label,color`` (``label``, ``color`` and ``ipcc`` optional, in any
+order; ``ipcc`` = the class's IPCC 2006 land category); then one row per code::
 
     # name: my_table
     # nodata: 0, 255
@@ -53,6 +55,7 @@ __all__ = ["list_schemes", "load_class_table"]
 _META_RE = re.compile(r"#\s*([A-Za-z_]+)\s*:\s*(.*)$")
 _META_KEYS = ("name", "title", "product", "source", "reference", "aliases", "nodata", "groups")
 _TABLE_SUFFIXES = (".csv", ".yaml", ".yml")
+_EXCEPTION_RE = re.compile(r"#\s*exception\s+([0-9][0-9,;\s]*?)\s*:\s*(.+)$", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- #
@@ -173,11 +176,17 @@ def _parse_csv(text: str, *, source: str, default_name: str) -> ClassTable:
     meta: dict[str, list[str]] = {}
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
+    exceptions: list[tuple[str, str]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped:
             continue
         if stripped.startswith("#"):
+            exception = _EXCEPTION_RE.match(stripped)
+            if exception:
+                for code in re.split(r"[,;\s]+", exception.group(1).strip()):
+                    exceptions.append((code, exception.group(2).strip()))
+                continue
             match = _META_RE.match(stripped)
             if header is None and match and match.group(1).lower() in _META_KEYS:
                 meta.setdefault(match.group(1).lower(), []).append(match.group(2).strip())
@@ -216,12 +225,16 @@ def _parse_csv(text: str, *, source: str, default_name: str) -> ClassTable:
         def get(column: str, record: list[str] = record) -> str:
             return record[col[column]].strip() if column in col else ""
 
-        entries.append((f"line {lineno}", get("code"), get("group"), get("label"), get("color")))
+        entries.append(
+            (f"line {lineno}", get("code"), get("group"), get("label"), get("color"), get("ipcc"))
+        )
     return _build(
         entries,
         meta={k: "; ".join(v) for k, v in meta.items()},
         source=source,
         default_name=default_name,
+        exceptions=[(_as_code(c, f"{where} '# exception' line"), r) for c, r in exceptions],
+        has_ipcc="ipcc" in col,
     )
 
 
@@ -271,6 +284,7 @@ def _parse_yaml(text: str, *, source: str, default_name: str) -> ClassTable:
                 _text(item["group"]),
                 _text(item.get("label")),
                 _text(color),
+                _text(item.get("ipcc")),
             )
         )
     nodata = data.get("nodata") or []
@@ -282,14 +296,15 @@ def _parse_yaml(text: str, *, source: str, default_name: str) -> ClassTable:
             if "code" not in item:
                 raise ClassTableError(f"{where}: nodata entry {i} lacks 'code': {dict(item)}.")
             entries.append(
-                (f"nodata entry {i}", item["code"], NODATA_GROUP, _text(item.get("label")), "")
+                (f"nodata entry {i}", item["code"], NODATA_GROUP, _text(item.get("label")), "", "")
             )
         else:
-            entries.append((f"nodata entry {i}", item, NODATA_GROUP, "", ""))
+            entries.append((f"nodata entry {i}", item, NODATA_GROUP, "", "", ""))
     meta = {k: _text(data.get(k)) for k in ("name", "title", "product", "source", "reference")}
     aliases = data.get("aliases") or []
     meta["aliases"] = ", ".join(map(str, aliases if isinstance(aliases, list) else [aliases]))
-    return _build(entries, meta=meta, source=source, default_name=default_name)
+    has_ipcc = any(isinstance(i, Mapping) and "ipcc" in i for i in classes)
+    return _build(entries, meta=meta, source=source, default_name=default_name, has_ipcc=has_ipcc)
 
 
 def _text(value: Any) -> str:
@@ -297,17 +312,19 @@ def _text(value: Any) -> str:
 
 
 def _build(
-    entries: Sequence[tuple[str, Any, str, str, str]],
+    entries: Sequence[tuple[str, Any, str, str, str, str]],
     *,
     meta: Mapping[str, str],
     source: str,
     default_name: str,
+    exceptions: Sequence[tuple[int, str]] = (),
+    has_ipcc: bool = False,
 ) -> ClassTable:
-    """Turn parsed rows (where, code, group, label, color) + metadata into a table."""
+    """Turn parsed rows (where, code, group, label, color, ipcc) + metadata into a table."""
     where = f"class table {source!r}"
-    codes, groups, labels, colors, rows_at = [], [], [], [], []
+    codes, groups, labels, colors, rows_at, ipcc = [], [], [], [], [], []
     nodata, nodata_labels, nodata_at = [], [], []
-    for at, code, group, label, color in entries:
+    for at, code, group, label, color, category in entries:
         code = _as_code(code, f"{where} {at}")
         if group == NODATA_GROUP:
             nodata.append(code)
@@ -319,6 +336,7 @@ def _build(
             labels.append(label)
             colors.append(color)
             rows_at.append(at)
+            ipcc.append(category)
     for value in re.split(r"[,;\s]+", meta.get("nodata", "")):
         if value:
             nodata.append(_as_code(value, f"{where} '# nodata:' header"))
@@ -351,4 +369,6 @@ def _build(
         aliases=aliases,
         # "# groups: croplnd, ...": custom groups declared close to a standard name
         declared_groups=tuple(g for g in re.split(r"[,;\s]+", meta.get("groups", "")) if g),
+        ipcc=tuple(ipcc) if has_ipcc else (),
+        ipcc_exceptions=tuple(exceptions),
     )

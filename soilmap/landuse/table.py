@@ -38,6 +38,7 @@ import pandas as pd
 
 from soilmap.errors import ClassTableError, UnknownClassError
 from soilmap.landuse.groups import check_table_groups
+from soilmap.landuse.ipcc import check_ipcc, follows
 
 __all__ = [
     "ALL_LAND",
@@ -77,13 +78,13 @@ STANDARD_GROUPS: Mapping[str, GroupInfo] = MappingProxyType(
                 "excluded", 0, "#d9d9d9", "built-up, bare, snow/ice, water: never gains soil carbon"
             ),
             GroupInfo("cropland", 1, "#f096ff", "annual and perennial crops, crop mosaics"),
-            GroupInfo("grassland", 2, "#ffff4c", "natural and semi-natural grassland, savanna"),
-            GroupInfo("forest", 3, "#006400", "forest and woodland, incl. flooded and mangroves"),
+            GroupInfo("grassland", 2, "#ffff4c", "grassland, and shrubs below forest thresholds"),
+            GroupInfo("forest", 3, "#006400", "forest and woodland"),
             GroupInfo("pasture", 4, "#e6e64d", "managed grassland used for grazing or hay"),
             GroupInfo("paddy", 5, "#aaf0f0", "rice fields"),
-            GroupInfo("shrubland", 6, "#ffbb22", "shrubs, heath, scrub (opt-in)"),
+            GroupInfo("shrubland", 6, "#ffbb22", "shrubs, heath, scrub kept apart (opt-in)"),
             GroupInfo("sparse", 7, "#fae6a0", "sparse vegetation, moss and lichen (opt-in)"),
-            GroupInfo("wetland", 8, "#0096a0", "herbaceous wetlands, marshes, bogs (opt-in)"),
+            GroupInfo("wetland", 8, "#0096a0", "wetlands, bogs, flooded forests (opt-in)"),
         )
     }
 )
@@ -114,22 +115,12 @@ MAX_CODE = 65535
 _GROUP_RE = re.compile(r"[a-z][a-z0-9_]*")
 _COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 # Colour-blind-safe (Okabe–Ito, then Tol muted) colours for user groups, cycled.
+# fmt: off
 _USER_GROUP_COLORS = (
-    "#e69f00",
-    "#56b4e9",
-    "#009e73",
-    "#0072b2",
-    "#d55e00",
-    "#cc79a7",
-    "#332288",
-    "#88ccee",
-    "#44aa99",
-    "#117733",
-    "#999933",
-    "#ddcc77",
-    "#cc6677",
-    "#882255",
+    "#e69f00", "#56b4e9", "#009e73", "#0072b2", "#d55e00", "#cc79a7", "#332288",
+    "#88ccee", "#44aa99", "#117733", "#999933", "#ddcc77", "#cc6677", "#882255",
 )
+# fmt: on
 _MAX_USER_GROUPS = NODATA_GROUP_CODE - USER_GROUP_FIRST_CODE
 
 
@@ -167,6 +158,10 @@ class ClassTable:
         Other names a preset answers to.
     declared_groups : tuple of str, optional
         Custom groups accepted although close to a standard name (``# groups:``).
+    ipcc : tuple of str, optional
+        IPCC (2006) land category of each class (:mod:`soilmap.landuse.ipcc`).
+    ipcc_exceptions : tuple of (int, str), optional
+        ``(code, reason)`` of classes whose group departs from their category.
     """
 
     name: str
@@ -183,6 +178,8 @@ class ClassTable:
     aliases: tuple[str, ...] = field(default=(), compare=False)
     #: Custom groups declared on purpose although close to a standard name.
     declared_groups: tuple[str, ...] = field(default=(), compare=False)
+    ipcc: tuple[str, ...] = ()
+    ipcc_exceptions: tuple[tuple[int, str], ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         where = f"class table {self.name!r} ({self.source})"
@@ -194,6 +191,8 @@ class ClassTable:
         nodata_labels = tuple(str(lab) for lab in self.nodata_labels) or ("",) * len(nodata)
         _validate_columns(where, codes, groups, labels, colors, nodata, nodata_labels)
         check_table_groups(groups, self.declared_groups, where=where)
+        ipcc = tuple("" if c is None else str(c).strip() for c in self.ipcc)
+        check_ipcc(codes, ipcc, self.ipcc_exceptions, where=where)
         user = _user_groups(groups)
         if len(user) > _MAX_USER_GROUPS:
             raise ClassTableError(
@@ -218,6 +217,7 @@ class ClassTable:
         set_(self, "nodata", nodata)
         set_(self, "nodata_labels", nodata_labels)
         set_(self, "aliases", tuple(str(a) for a in self.aliases))
+        set_(self, "ipcc", ipcc)
 
     # ---- groups --------------------------------------------------------- #
     def group_names(self) -> tuple[str, ...]:
@@ -272,6 +272,13 @@ class ClassTable:
     def group_codes(self) -> dict[str, int]:
         """Raster code of every group of the table, in :meth:`group_names` order."""
         return {g: self.group_code(g) for g in self.group_names()}
+
+    def ipcc_departures(self) -> list[tuple[int, str, str, str]]:
+        """``(code, label, group, ipcc)`` of the classes whose group does not follow
+        their IPCC land category (:func:`soilmap.landuse.ipcc.follows`); empty without
+        an ``ipcc`` column."""
+        rows = zip(self.codes, self.labels, self.groups, self.ipcc, strict=False)
+        return [(c, lab, g, cat) for c, lab, g, cat in rows if not follows(cat, g)]
 
     # ---- lookups --------------------------------------------------------- #
     def lookup_array(
@@ -351,7 +358,7 @@ class ClassTable:
     def to_frame(self) -> pd.DataFrame:
         """The table as a DataFrame, one row per code.
 
-        Columns ``code, group, group_code, label, color, nodata``; nodata codes
+        Columns ``code, group, group_code, label, color, nodata, ipcc``; nodata codes
         come last with group ``"nodata"`` and group code 255.
         """
         rows = [
@@ -367,6 +374,7 @@ class ClassTable:
         frame = pd.DataFrame(
             rows, columns=["code", "group", "group_code", "label", "color", "nodata"]
         )
+        frame["ipcc"] = [*(self.ipcc or [""] * len(self.codes)), *[""] * len(self.nodata)]
         return frame.astype({"code": "int64", "group_code": "int64", "nodata": "bool"})
 
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
@@ -388,12 +396,15 @@ class ClassTable:
         ):
             if value:
                 buf.write(f"# {key}: {value}\n")
+        for code, reason in self.ipcc_exceptions:
+            buf.write(f"# exception {code}: {reason}\n")
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["code", "group", "label", "color"])
-        for row in zip(self.codes, self.groups, self.labels, self.colors, strict=True):
+        ipcc = self.ipcc or ("",) * len(self.codes)
+        writer.writerow(["code", "group", "label", "color", "ipcc"])
+        for row in zip(self.codes, self.groups, self.labels, self.colors, ipcc, strict=True):
             writer.writerow(row)
         for code, label in zip(self.nodata, self.nodata_labels, strict=True):
-            writer.writerow([code, NODATA_GROUP, label, ""])
+            writer.writerow([code, NODATA_GROUP, label, "", ""])
         path.write_text(buf.getvalue(), encoding="utf-8")
         return path
 

@@ -90,14 +90,16 @@ CCI = {
     210: "Water bodies",
     220: "Permanent snow and ice",
 }
-# IPCC land categories of the CCI-LC PUG v2.0 conversion.
+# Groups of the CCI preset: the IPCC land categories of the CCI-LC PUG v2.0 conversion,
+# except (issue 15) shrubland -> grassland (IPCC Grassland), 20 -> paddy, flooded forest and
+# mangroves -> wetland (see tests/landuse/test_presets_ipcc.py).
 CCI_IPCC = {
-    "cropland": {10, 11, 12, 20, 30, 40},
-    "forest": {50, 60, 61, 62, 70, 71, 72, 80, 81, 82, 90, 100, 160, 170},
-    "grassland": {110, 130},
-    "shrubland": {120, 121, 122},
+    "cropland": {10, 11, 12, 30, 40},
+    "paddy": {20},
+    "forest": {50, 60, 61, 62, 70, 71, 72, 80, 81, 82, 90, 100},
+    "grassland": {110, 120, 121, 122, 130},
     "sparse": {140, 150, 151, 152, 153},
-    "wetland": {180},
+    "wetland": {160, 170, 180},
     "excluded": {190, 200, 201, 202, 210, 220},
 }
 
@@ -313,8 +315,8 @@ def test_key_group_mappings():
     assert {corine[c] for c in (311, 312, 313)} == {"forest"}
     wc = load_class_table("esa_worldcover")
     wc_groups = dict(zip(wc.codes, wc.groups, strict=True))
-    assert wc_groups[95] == "forest"  # mangroves
-    assert wc_groups[20] == "shrubland"
+    assert wc_groups[95] == "wetland"  # mangroves (IPCC Forest land, documented exception)
+    assert wc_groups[20] == "grassland"  # shrubland is IPCC Grassland
     assert {wc_groups[c] for c in (50, 70, 80)} == {"excluded"}
 
 
@@ -553,7 +555,15 @@ def test_default_eligible():
 def test_to_frame():
     frame = load_class_table("esa_worldcover").to_frame()
     assert isinstance(frame, pd.DataFrame)
-    assert list(frame.columns) == ["code", "group", "group_code", "label", "color", "nodata"]
+    assert list(frame.columns) == [
+        "code",
+        "group",
+        "group_code",
+        "label",
+        "color",
+        "nodata",
+        "ipcc",
+    ]
     assert len(frame) == 12  # 11 classes + nodata 0 (from the header, so no label)
     assert frame["nodata"].tolist() == [False] * 11 + [True]
     assert frame.iloc[-1][["code", "group", "label"]].tolist() == [0, "nodata", ""]
@@ -606,7 +616,8 @@ def test_lookup_array_maps_block():
     expected = np.array(
         [
             [groups.index("cropland"), groups.index("forest"), LUT_NODATA],
-            [groups.index("forest"), LUT_UNKNOWN, groups.index("excluded")],
+            # 95 mangroves: IPCC Forest land, group wetland (a documented exception)
+            [groups.index("wetland"), LUT_UNKNOWN, groups.index("excluded")],
         ]
     )
     np.testing.assert_array_equal(idx, expected)
