@@ -46,6 +46,7 @@ _SOC_KEYS = {
     "on_implausible",
     "top_cm",
     "bottom_cm",
+    "uncertainty_aggregation",
 }
 _SOC_LAYER_KEYS = {
     "content",
@@ -191,6 +192,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
     if top:
         raise ConfigError(f"{where}: unknown section(s) {sorted(top)}.")
     soc = _section(data, "soc", _SOC_KEYS | {"layers"}, where)
+    aggregation = soc.pop("uncertainty_aggregation", "correlated")
     layers = soc.pop("layers", {})
     if not isinstance(layers, Mapping) or set(layers) - _SOC_LAYER_KEYS:
         raise ConfigError(f"{where}: [soc.layers] allows {sorted(_SOC_LAYER_KEYS)}.")
@@ -243,6 +245,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
         workers=run.get("workers"),
         memory_limit=run.get("memory_limit"),
         extent=extent_config(run, where),
+        uncertainty_aggregation=aggregation,
     )
 
 

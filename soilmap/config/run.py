@@ -22,6 +22,7 @@ from soilmap.errors import ConfigError, InputNotFoundError
 from soilmap.io.paths import check_virtual, input_path, is_virtual
 from soilmap.scenario.model import Scenario, check_rate_slip
 from soilmap.soc.depth import parse_depth
+from soilmap.zonal.independent import Aggregation, check_aggregation
 
 __all__ = ["FLAGS", "RunConfig", "config_from_mapping", "load_config"]
 
@@ -43,6 +44,8 @@ class RunConfig:
     memory_limit: str | None = None
     #: The cells the run covers (default: the regions' bounding box).
     extent: ExtentConfig = field(default_factory=ExtentConfig)
+    #: How cell bounds make regional bounds: "correlated" (sums) or "independent".
+    uncertainty_aggregation: Aggregation = "correlated"
 
     def __post_init__(self) -> None:
         if not self.scenarios:
@@ -51,6 +54,11 @@ class RunConfig:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ConfigError(f"scenario names must be unique; repeated: {', '.join(dupes)}.")
+        has_bounds = any(
+            getattr(self.soc, k, None) is not None
+            for k in ("lower", "upper", "sd", "relative_uncertainty")
+        )
+        check_aggregation(self.uncertainty_aggregation, z=self.soc.z, has_bounds=has_bounds)
 
     @property
     def scenario(self) -> Scenario:
@@ -308,6 +316,7 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
         chunks=cfg.chunks if cfg else None,
         source=cfg.source if cfg else None,
         extent=_flag_extent(cfg, o),
+        uncertainty_aggregation=cfg.uncertainty_aggregation if cfg else "correlated",
         **run_opts,
     )
 

@@ -43,6 +43,7 @@ from soilmap.scenario.inputs import fine_carbon_share, rate_raster, saturation_s
 from soilmap.scenario.project import Projection, project
 from soilmap.soc.open import open_soc
 from soilmap.soc.spec import SocInputs
+from soilmap.zonal.independent import deviation_layers
 from soilmap.zonal.regions import regions_on_grid
 from soilmap.zonal.sums import ZonalSums, window_sums, zonal_sums
 
@@ -152,13 +153,25 @@ class Plan:
                     derived[key] = (LayerKey("soc_stock", bound=bound), proj.stock_multiples[k])
                 else:
                     layers[key] = v
+        squares: dict[LayerKey, str] = {}
+        if self.config.uncertainty_aggregation == "independent" and len(self._stocks()) > 1:
+            # Squared cell deviations: regional bounds of independent cells.
+            extra, squares, more = deviation_layers(
+                self._stocks(),
+                self._all_projections(),
+                fractional=self.group_index is None,
+                n_groups=self.fractions.sizes["group"],
+            )
+            layers.update(extra)
+            derived.update(more)
         # Minima and maxima only where they mean something per cell: the stock.
         minmax = (LayerKey("soc_stock"),)
         args = (self.fractions, self.area_ha, layers, self.regions, self.grid)
+        index = self.group_index
         if window is None:
-            sums = zonal_sums(*args, minmax=minmax, group_index=self.group_index)
+            sums = zonal_sums(*args, minmax=minmax, group_index=index, squares=squares)
         else:
-            sums = window_sums(window, *args, minmax=minmax, group_index=self.group_index)
+            sums = window_sums(window, *args, minmax=minmax, group_index=index, squares=squares)
         return dask.delayed(ZonalSums.with_multiples, pure=True)(sums, derived) if derived else sums
 
 

@@ -40,6 +40,7 @@ from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
 from soilmap.progress import Progress, reporter, resolve
 from soilmap.report import REPORT, write_report
+from soilmap.zonal.independent import aggregation_note
 from soilmap.zonal.regions import region_areas_on_grid
 from soilmap.zonal.table import zonal_table, zonal_units
 
@@ -219,7 +220,13 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
         if done.zonal is None:
             raise ValueError("the run computed no zonal sums")
         areas = region_areas_on_grid(p.regions, p.grid, done.zonal.extent_ha)
-        table = zonal_table(config.scenarios, p.regions, done.zonal, areas)
+        table = zonal_table(
+            config.scenarios,
+            p.regions,
+            done.zonal,
+            areas,
+            aggregation=config.uncertainty_aggregation,
+        )
         checks = value_checks(p, done.reduced, table)  # raises: nothing moved into --out
         units = zonal_units(config.scenarios)
         meta = {
@@ -288,7 +295,7 @@ def _manifest(
         "regions": {**p.regions_report.__dict__, "count_on_grid": len(p.regions)},
         "extent": p.extent,
         "assumptions": p.assumptions,
-        "uncertainty_aggregation": "correlated: regional bounds are sums of cell bounds",
+        "uncertainty_aggregation": aggregation_note(config.uncertainty_aggregation, config.soc.z),
         "soc_inputs": p.soc.report(counts) if p.soc is not None else None,
         "outputs": {
             **{

@@ -51,14 +51,12 @@ data and Σ value × ha = 40 t C.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import dask
 import dask.array as dsa
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 import xarray as xr
 from dask.delayed import Delayed
@@ -66,6 +64,7 @@ from dask.delayed import Delayed
 from soilmap.grid import Grid
 from soilmap.landuse.fractions import check_index_matches
 from soilmap.zonal.coverage import _coverage_spans, _span_reducer, clip_to_rect
+from soilmap.zonal.result import AREA, ZonalSums
 
 __all__ = [
     "AREA",
@@ -78,167 +77,12 @@ __all__ = [
 # is invariant, so Mapping[Hashable, ...] would refuse a dict[str, ...]).
 _Key = TypeVar("_Key", bound=Hashable)
 
-#: Column of the hectares with data per (region, group).
-AREA = "area_ha"
-
 # Cells per block of rows in the chunk kernel: float64 temporaries of 512 kB stay
 # in cache, which makes the dozen passes over each block ~2x faster than whole-chunk
 # passes (measured on 2048 x 2048 chunks).
 _BLOCK_CELLS = 1 << 16
-
-
-@dataclass(frozen=True)
-class ZonalSums:
-    """Result of :func:`zonal_sums` once computed.
-
-    Attributes
-    ----------
-    values : numpy.ndarray
-        ``(n_regions, n_groups, 1 + n_layers)``: hectares with data, then Σ layer × ha
-        (layer units × ha, e.g. t C for a t C ha-1 layer).
-    groups : tuple of str
-        Land-use groups, in the order of axis 1.
-    layers : tuple of hashable
-        Layer names (str or :class:`~soilmap.keys.LayerKey`), in the order of
-        ``values[..., 1:]``, ``mins`` and ``maxs``.
-    mins, maxs : numpy.ndarray, optional
-        ``(n_regions, n_groups, n_layers)`` minimum and maximum of each layer over the
-        cells with coverage > 0, data and group fraction > 0; NaN where no such cell.
-    extent_ha : numpy.ndarray, optional
-        ``(n_regions,)`` hectares of each region inside the raster's extent, with or
-        without data: ``extent_ha / region_areas_ha(regions)`` is the share of a region
-        the raster covers.
-    """
-
-    values: np.ndarray
-    groups: tuple[str, ...]
-    layers: tuple[Hashable, ...]
-    mins: np.ndarray | None = None
-    maxs: np.ndarray | None = None
-    extent_ha: np.ndarray | None = None
-
-    def combine(self, other: ZonalSums) -> ZonalSums:
-        """Statistics over the cells of both (e.g. two windows of one raster)."""
-
-        def pick(a, b, f):
-            if a is None or b is None:
-                return a if b is None else b
-            with np.errstate(invalid="ignore"):
-                return f(a, b)
-
-        return ZonalSums(
-            values=self.values + other.values,
-            groups=self.groups,
-            layers=self.layers,
-            mins=pick(self.mins, other.mins, np.fmin),
-            maxs=pick(self.maxs, other.maxs, np.fmax),
-            extent_ha=pick(self.extent_ha, other.extent_ha, np.add),
-        )
-
-    def with_multiples(self, derived: Mapping[Hashable, tuple[Hashable, np.ndarray]]) -> ZonalSums:
-        """These sums plus layers that are a constant per group times another layer.
-
-        Parameters
-        ----------
-        derived : mapping of str to (str, numpy.ndarray)
-            New layer name → (existing layer, coefficient per group in the order of
-            :attr:`groups`): the new layer is ``coefficient[g] × layer`` in every cell
-            of group ``g``, so its sums are the layer's sums times the coefficient.
-            Minima and maxima of the new layers are not computed (NaN).
-        """
-        if not derived:
-            return self
-        names = list(self.layers)
-        cols = []
-        for name, (source, coef) in derived.items():
-            k = names.index(source)
-            cols.append(self.values[:, :, 1 + k] * np.asarray(coef, "float64")[None, :])
-            names.append(name)
-        values = np.concatenate([self.values, np.stack(cols, axis=-1)], axis=-1)
-
-        def pad(a: np.ndarray | None) -> np.ndarray | None:
-            if a is None:
-                return None
-            return np.concatenate([a, np.full((*a.shape[:2], len(cols)), np.nan)], axis=-1)
-
-        return ZonalSums(
-            values=values,
-            groups=self.groups,
-            layers=tuple(names),
-            mins=pad(self.mins),
-            maxs=pad(self.maxs),
-            extent_ha=self.extent_ha,
-        )
-
-    def column(self, layer: Hashable, stat: str = "sum") -> np.ndarray:
-        """One statistic of one layer, one value per row of :meth:`frame`.
-
-        Parameters
-        ----------
-        layer : hashable
-            A layer name (a str, or a :class:`~soilmap.keys.LayerKey`).
-        stat : {"sum", "mean", "min", "max"}
-            As in :meth:`frame`.
-        """
-        n_r, n_g, _ = self.values.shape
-        k = self.layers.index(layer)
-        if stat == "sum":
-            return self.values[:, :, 1 + k].reshape(n_r * n_g)
-        if stat == "mean":
-            area = self.values[:, :, 0].reshape(n_r * n_g)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means = self.values[:, :, 1 + k].reshape(n_r * n_g) / area
-            means[area <= 0] = np.nan
-            return means
-        extreme = {"min": self.mins, "max": self.maxs}[stat]
-        if extreme is None:
-            return np.full(n_r * n_g, np.nan)
-        return extreme[:, :, k].reshape(n_r * n_g)
-
-    def frame(
-        self, regions: pd.DataFrame, *, stats: Sequence[str] = ("sum", "mean", "min", "max")
-    ) -> pd.DataFrame:
-        """Long table: one row per region × group.
-
-        Parameters
-        ----------
-        regions : pandas.DataFrame
-            The regions passed to :func:`zonal_sums` (for ``region_id``).
-        stats : sequence of {"sum", "mean", "min", "max"}
-            Columns per layer: ``<layer>_sum`` (Σ value × ha), ``<layer>_mean``
-            (area-weighted mean, NaN where the area is 0), ``<layer>_min``,
-            ``<layer>_max`` (NaN where no cell counts, or not computed).
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``region_index``, ``landuse``, ``area_ha``, the per-layer
-            columns, ``region_id``.
-        """
-        n_r, n_g, _ = self.values.shape
-        rows = pd.DataFrame(
-            {
-                "region_index": np.repeat(np.arange(n_r), n_g),
-                "landuse": np.tile(np.array(self.groups, dtype=object), n_r),
-            }
-        )
-        flat = self.values.reshape(n_r * n_g, -1)
-        rows[AREA] = flat[:, 0]
-        n_l = len(self.layers)
-        missing = np.full((n_r * n_g, n_l), np.nan)
-        mins = self.mins.reshape(n_r * n_g, n_l) if self.mins is not None else missing
-        maxs = self.maxs.reshape(n_r * n_g, n_l) if self.maxs is not None else missing
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = flat[:, 1:] / flat[:, :1]
-        means[flat[:, 0] <= 0] = np.nan
-        columns = {"sum": flat[:, 1:], "mean": means, "min": mins, "max": maxs}
-        for k, name in enumerate(self.layers):
-            if not isinstance(name, str):
-                continue  # typed keys: read them with column()
-            for stat in stats:
-                rows[f"{name}_{stat}"] = columns[stat][:, k]
-        rows["region_id"] = regions["region_id"].to_numpy()[rows["region_index"]]
-        return rows
+# Kinds of squared layers (see zonal_sums ``squares``).
+_GROUP_SQUARE, _CELL_SQUARE = 1, 2
 
 
 # --------------------------------------------------------------------------- regions
@@ -260,7 +104,7 @@ def _empty_stats(n_regions: int, n_groups: int, n_layers: int) -> tuple:
 def _chunk_stats(fractions: np.ndarray, area: np.ndarray, *layers_and_meta) -> tuple:
     """Partial statistics of one chunk: (sums, mins, maxs, extent), dense over regions."""
     *layers, meta = layers_and_meta
-    n_regions, hit, wkbs, origin, res, minmax = meta
+    n_regions, hit, wkbs, origin, res, minmax, squares = meta
     n_groups, n_layers = fractions.shape[0], len(layers)
     out = sums, mins, maxs, extent = _empty_stats(n_regions, n_groups, n_layers)
     if len(hit) == 0:
@@ -308,7 +152,14 @@ def _chunk_stats(fractions: np.ndarray, area: np.ndarray, *layers_and_meta) -> t
             weight = np.where(counts, a * f, 0.0)
             span_sums[g, 0, lo:hi] = reduce(np.add, weight)
             for k, v in enumerate(values):
-                span_sums[g, 1 + k, lo:hi] = reduce(np.add, np.where(counts, weight * v, 0.0))
+                if squares[k] == _CELL_SQUARE:
+                    # Σ (area × v)² of a per-cell value, once per cell: in group 0.
+                    if g == 0:
+                        span_sums[0, 1 + k, lo:hi] = reduce(np.add, np.where(ok, (a * v) ** 2, 0))
+                    continue
+                term = weight * v
+                term = term * term if squares[k] else term
+                span_sums[g, 1 + k, lo:hi] = reduce(np.add, np.where(counts, term, 0.0))
                 if minmax[k]:
                     # fmin/fmax skip NaN: one masked copy serves both.
                     masked = np.where(counts, v, np.nan)
@@ -318,7 +169,8 @@ def _chunk_stats(fractions: np.ndarray, area: np.ndarray, *layers_and_meta) -> t
     extent[:] = np.bincount(region, cov * span_extent, n_regions)
     for g in range(n_groups):
         for k in range(1 + n_layers):
-            sums[:, g, k] = np.bincount(region, cov * span_sums[g, k], n_regions)
+            c = cov * cov if k and squares[k - 1] else cov  # squares: Σ (coverage × ...)²
+            sums[:, g, k] = np.bincount(region, c * span_sums[g, k], n_regions)
         for m in np.flatnonzero(minmax):
             np.fmin.at(mins[:, g, m], region, span_min[g, m])
             np.fmax.at(maxs[:, g, m], region, span_max[g, m])
@@ -338,7 +190,7 @@ def _index_chunk_stats(
     regions, overlapping regions) are expanded to their cells and added on top.
     """
     *layers, meta = layers_and_meta
-    n_regions, hit, wkbs, origin, res, minmax = meta
+    n_regions, hit, wkbs, origin, res, minmax, squares = meta
     n_layers = len(layers)
     out = sums, mins, maxs, extent = _empty_stats(n_regions, n_groups, n_layers)
     if len(hit) == 0:
@@ -390,8 +242,9 @@ def _index_chunk_stats(
         span_sums[0] += np.bincount(key, a[cells], n_keys)
         for k, v in enumerate(values):
             vc = v[cells]
+            term = a[cells] * vc  # 0/1 fractions: group and cell squares are alike
             # NaN values land in slot ``groups`` or in no span: never read.
-            span_sums[1 + k] += np.bincount(key, a[cells] * vc, n_keys)
+            span_sums[1 + k] += np.bincount(key, term * term if squares[k] else term, n_keys)
             if minmax[k]:
                 np.minimum.at(span_min[k], key, vc)
                 np.maximum.at(span_max[k], key, vc)
@@ -411,7 +264,8 @@ def _index_chunk_stats(
     key = (region[:, None] * n_groups + np.arange(n_groups)).ravel()
     weight = np.repeat(cov, n_groups)
     for k in range(1 + n_layers):
-        flat = np.bincount(key, weight * per[k, :, :n_groups].ravel(), n_regions * n_groups)
+        w = weight * weight if k and squares[k - 1] else weight
+        flat = np.bincount(key, w * per[k, :, :n_groups].ravel(), n_regions * n_groups)
         sums[:, :, k] = flat.reshape(n_regions, n_groups)
     for m in np.flatnonzero(minmax):
         for src, dst, ufunc, init in (
@@ -485,6 +339,7 @@ def zonal_sums(
     *,
     minmax: bool | Sequence[Hashable] = True,
     group_index: xr.DataArray | None = None,
+    squares: Mapping[_Key, str] | None = None,
 ) -> Delayed:
     """Lazy exact zonal statistics per (region, land-use group), in one pass.
 
@@ -513,6 +368,12 @@ def zonal_sums(
         grid, see :func:`soilmap.landuse.fractions.group_index_from_classes`): each chunk is
         then summed per (span, group) in one pass instead of one pass per group.
         Same statistics, to the last bits of float64 summation order.
+    squares : mapping of str to {"group", "cell"}, optional
+        Layers summed as squares, for variances of independent cells: ``"group"``
+        gives Σ (coverage × area × fraction × value)² per group; ``"cell"`` (a
+        per-cell value, already weighted by the fractions) Σ (coverage × area ×
+        value)² over the cells with land use, in the first group's slot (so that the
+        sum over the groups is the region's).  With a group index both are the first.
 
     Returns
     -------
@@ -521,6 +382,8 @@ def zonal_sums(
     """
     names = tuple(layers)
     flags = tuple(bool(minmax) if isinstance(minmax, bool) else n in minmax for n in names)
+    kinds = {None: 0, "group": _GROUP_SQUARE, "cell": _CELL_SQUARE}
+    sq = tuple(kinds[(squares or {}).get(n)] for n in names)
     base = next(iter(layers.values())) if layers else area_ha
     ychunks, xchunks = yx = base.chunks if base.chunks else ((grid.height,), (grid.width,))
     n_groups = fractions.sizes["group"]
@@ -553,7 +416,7 @@ def zonal_sums(
         for j in range(len(xchunks)):
             window = (int(y_edges[i]), int(y_edges[i + 1]), int(x_edges[j]), int(x_edges[j + 1]))
             hit, wkbs, origin = _chunk_regions(tree, geoms, grid, window)
-            meta = (len(regions), hit, wkbs, origin, res, flags)
+            meta = (len(regions), hit, wkbs, origin, res, flags, sq)
             rest = (area_blocks[i, j], *[lb[i, j] for lb in layer_blocks], meta)
             if group_index is not None:
                 part = dask.delayed(_index_chunk_stats, pure=True)(
@@ -576,6 +439,7 @@ def window_sums(
     *,
     minmax: bool | Sequence[Hashable] = True,
     group_index: xr.DataArray | None = None,
+    squares: Mapping[_Key, str] | None = None,
 ) -> Delayed:
     """:func:`zonal_sums` over the cells of one window ``(row0, row1, col0, col1)`` only.
 
@@ -592,4 +456,5 @@ def window_sums(
         grid.window(r0, r1, c0, c1),
         minmax=minmax,
         group_index=group_index.isel(sel) if group_index is not None else None,
+        squares=squares,
     )

@@ -17,6 +17,7 @@ from soilmap.io.vector import EMISSIONS
 from soilmap.keys import Bound, LayerKey
 from soilmap.landuse.table import ALL_LAND
 from soilmap.scenario.model import Scenario
+from soilmap.zonal.independent import Aggregation, apply_independent, hidden_columns
 from soilmap.zonal.statistics import summarise_groups
 from soilmap.zonal.sums import ZonalSums
 
@@ -44,6 +45,8 @@ def zonal_table(
     regions: gpd.GeoDataFrame,
     sums: ZonalSums,
     region_area: np.ndarray,
+    *,
+    aggregation: Aggregation = "correlated",
 ) -> gpd.GeoDataFrame:
     """The zonal statistics table.
 
@@ -65,6 +68,10 @@ def zonal_table(
         Area of each region (ha), on the cell areas' surface
         (:func:`~soilmap.zonal.regions.region_areas_on_grid`), so that
         ``covered_share`` and ``extent_share`` are at most 1.
+    aggregation : {"correlated", "independent"}
+        How cell bounds make regional bounds: summed (perfectly correlated errors), or
+        combined in quadrature (independent cells; the sums need the squared-deviation
+        layers of :func:`soilmap.zonal.independent.deviation_layers`).
     """
     stock = LayerKey("soc_stock")
     base = sums.frame(regions, stats=())
@@ -72,7 +79,10 @@ def zonal_table(
     base["soc_stock_min"] = sums.column(stock, "min")
     base["soc_stock_max"] = sums.column(stock, "max")
     emissions = regions[EMISSIONS].to_numpy() if EMISSIONS in regions else None
-    frames = [_scenario_frame(sc, base, sums, regions, region_area, emissions) for sc in scenarios]
+    frames = [
+        _scenario_frame(sc, base, sums, regions, region_area, emissions, aggregation)
+        for sc in scenarios
+    ]
     table = pd.concat(frames, ignore_index=True)
     geoms = regions.geometry.to_numpy()[table["region_index"].to_numpy()]
     table = table.drop(columns="region_index")
@@ -80,8 +90,8 @@ def zonal_table(
 
 
 def _scenario_totals(
-    sc: Scenario, base: pd.DataFrame, sums: ZonalSums
-) -> tuple[pd.DataFrame, list[str]]:
+    sc: Scenario, base: pd.DataFrame, sums: ZonalSums, aggregation: Aggregation = "correlated"
+) -> tuple[pd.DataFrame, list[str], list[str]]:
     """One scenario's totals per (region, group), and the names of its summed columns.
 
     Parameters
@@ -92,6 +102,13 @@ def _scenario_totals(
         Rows per (region, group) with the area and the SOC stock columns.
     sums : ZonalSums
         Computed sums (see :func:`zonal_table`).
+    aggregation : {"correlated", "independent"}
+        See :func:`zonal_table`.
+
+    Returns
+    -------
+    pandas.DataFrame, list of str, list of str
+        The frame, its summed columns, and the hidden columns summed on ``all`` rows.
     """
     stock = LayerKey("soc_stock")
     bounds: list[Bound] = [b for b in _BOUNDS if stock.at(b) in sums.layers]
@@ -132,7 +149,15 @@ def _scenario_totals(
             LayerKey("no_saturation_data", sc.name)
         )
         sum_cols += ["area_at_saturation_ha", "area_without_saturation_data_ha"]
-    return frame, sum_cols
+    hidden: list[str] = []
+    if bounds and aggregation == "independent":
+        quantities = [
+            ("soc_stock_t", "soc_stock", None),
+            ("sequestration_t_per_yr", "sequestration", sc.name),
+            *((f"gain_{y}_t", f"gain_{y}", sc.name) for y in sc.horizons),
+        ]
+        hidden = hidden_columns(frame, sums.column, quantities)
+    return frame, sum_cols, hidden
 
 
 def _scenario_frame(
@@ -142,6 +167,7 @@ def _scenario_frame(
     regions: gpd.GeoDataFrame,
     region_area: np.ndarray,
     emissions: np.ndarray | None,
+    aggregation: Aggregation = "correlated",
 ) -> pd.DataFrame:
     """One scenario's rows of the zonal table (``all`` rows included), in column order.
 
@@ -155,13 +181,21 @@ def _scenario_frame(
         As for :func:`zonal_table`.
     emissions : numpy.ndarray, optional
         Each region's emissions (t CO2e yr-1), when the run reports offset shares.
+    aggregation : {"correlated", "independent"}
+        See :func:`zonal_table`.
     """
-    frame, sum_cols = _scenario_totals(sc, base, sums)
+    frame, sum_cols, hidden = _scenario_totals(sc, base, sums, aggregation)
     several_groups = len(sums.groups) > 1
     if several_groups:
         frame = summarise_groups(
-            frame, sum_cols, min_columns=["soc_stock_min"], max_columns=["soc_stock_max"]
+            frame,
+            [*sum_cols, *hidden],
+            min_columns=["soc_stock_min"],
+            max_columns=["soc_stock_max"],
         )
+    if hidden:
+        totals = ["soc_stock_t", "sequestration_t_per_yr", *(f"gain_{y}_t" for y in sc.horizons)]
+        frame = apply_independent(frame, totals, sc.co2e_factor)
     frame["eligible"] = frame["landuse"].isin(sc.eligible) | (frame["landuse"] == ALL_LAND)
     if several_groups:
         # An `all` row is eligible when any eligible land with data is in the region.
