@@ -20,6 +20,7 @@ import pandas as pd
 from soilmap.errors import NoValidDataError
 from soilmap.landuse.groups import check_names
 from soilmap.landuse.table import DEFAULT_ELIGIBLE
+from soilmap.scenario.organic import organic_reductions, organic_summary
 from soilmap.soc.ranges import Reduction, zero_reductions
 from soilmap.soc.verdict import judge, raise_early
 
@@ -49,6 +50,7 @@ def check_reductions(p: Plan) -> dict[str, Reduction]:
     out = dict(p.soc.value_reductions)
     if p.table is not None:
         out.update(zero_reductions(p.stock, p.fractions))
+    out.update(organic_reductions(p.stock, p.fractions, p.area_ha))
     return out
 
 
@@ -148,8 +150,19 @@ def value_checks(p: Plan, reduced: Mapping[str, Any], table: pd.DataFrame) -> di
         "cleaning_cells_removed": _cleaning(p.soc.report(_counts(reduced))),
         "zero_stock_cells_by_group": zeros,
         "scenarios": _scenarios(p, table, reduced),
+        "likely_organic_soils": organic_summary(
+            dict(reduced), eligible, p.stock.attrs.get("depth_range_cm")
+        ),
         "warnings": [],
     }
+    organic = out["likely_organic_soils"]
+    if organic["counted"] and organic["cells"]:
+        out["warnings"].append(
+            f"{organic['cells']:,} cells ({organic['eligible_area_ha']:,.0f} ha of eligible land) "
+            f"have a 0-30 cm stock above {organic['threshold_t_c_per_ha_0_30cm']:g} t C/ha: "
+            "likely organic soils (peat), which the 4 per 1000 target for mineral soils does "
+            "not fit. Exclude them with a peat mask (exclude / exclude_rasters in [landcover])."
+        )
     if on_eligible:
         out["warnings"].append(
             "exact zeros on eligible land ("
@@ -178,4 +191,5 @@ def value_checks(p: Plan, reduced: Mapping[str, Any], table: pd.DataFrame) -> di
 
 def _counts(reduced: Mapping[str, Any]) -> dict[str, Any]:
     """The cleaning counts among the reductions (the keys :meth:`SocInputs.report` reads)."""
-    return {k: v for k, v in reduced.items() if not k.startswith(("range:", "zeros:", "landuse:"))}
+    skip = ("range:", "zeros:", "landuse:", "organic:")
+    return {k: v for k, v in reduced.items() if not k.startswith(skip)}
