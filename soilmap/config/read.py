@@ -96,6 +96,8 @@ def _scenario(table: Any, base: Path, where: str) -> Scenario:
     for key in ("horizons", "eligible"):
         if key in sc:
             sc[key] = tuple(sc[key])
+    if "start_year" not in sc:
+        sc["start_year_source"] = "default"  # the SOC map's year, when its preset knows it
     if "rate_raster" in sc:
         sc["rate_raster"] = input_path(sc["rate_raster"], base)
     if "saturation" in sc:

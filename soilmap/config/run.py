@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -22,9 +23,12 @@ from soilmap.errors import ConfigError, InputNotFoundError
 from soilmap.io.paths import check_virtual, input_path, is_virtual
 from soilmap.scenario.model import Scenario, check_rate_slip
 from soilmap.soc.depth import parse_depth
+from soilmap.soc.products import identify, map_year
 from soilmap.zonal.independent import Aggregation, check_aggregation
 
 __all__ = ["FLAGS", "RunConfig", "config_from_mapping", "load_config"]
+
+log = logging.getLogger("soilmap.config")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,17 @@ class RunConfig:
             for k in ("lower", "upper", "sd", "relative_uncertainty")
         )
         check_aggregation(self.uncertainty_aggregation, z=self.soc.z, has_bounds=has_bounds)
+        year = _map_year(self.soc)
+        if year is not None and any(s.start_year_source == "default" for s in self.scenarios):
+            product = str(self.soc.product)
+            scenarios = tuple(s.with_map_year(year, product) for s in self.scenarios)
+            object.__setattr__(self, "scenarios", scenarios)
+            log.warning(
+                "start year %d: the map year of the SOC product %r (give start_year or "
+                "--start-year to change it)",
+                year,
+                product,
+            )
 
     @property
     def scenario(self) -> Scenario:
@@ -180,8 +195,18 @@ FLAGS = (
 _MULTIPLE = ("exclude", "horizon", "eligible")
 
 
+def _map_year(soc: SocConfig) -> int | None:
+    """The year the SOC stock maps, when its product preset knows it (GSOCseq T0, WHRC)."""
+    if soc.product is None or soc.stock is None:
+        return None
+    match = identify(soc.stock, product=soc.product, role="stock")
+    return map_year(match) if match is not None else None
+
+
 def _flag_scenario(base: Scenario, **given: Any) -> Scenario:
     changes = {k: v for k, v in given.items() if v not in (None, ())}
+    if "start_year" in changes:
+        changes["start_year_source"] = "given"
     return replace(base, **changes) if changes else base
 
 
@@ -293,7 +318,7 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
             "--horizon ...) apply to single-scenario runs only. Edit the config file instead."
         )
     scenario = _flag_scenario(
-        cfg.scenario if cfg else Scenario(),
+        cfg.scenario if cfg else Scenario(start_year_source="default"),
         rate=o["rate"],
         start_year=o["start_year"],
         horizons=tuple(o["horizon"]),

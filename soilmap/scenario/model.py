@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -220,6 +220,10 @@ class Scenario:
         values like 4); needed unless the file states them.
     saturation : Saturation, optional
         Cap on the projected stock.
+    start_year_source : str
+        Where the start year comes from: ``"given"``, ``"default"`` (not given: a
+        run takes the SOC product's map year when its preset knows it, see
+        :meth:`with_map_year`), or the product it was taken from.
 
     Examples
     --------
@@ -245,6 +249,7 @@ class Scenario:
     rate_raster: Path | None = None
     rate_raster_units: str | None = None
     saturation: Saturation | None = None
+    start_year_source: str = "given"
     _rates: tuple[tuple[str, float], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -278,6 +283,14 @@ class Scenario:
                 f"{', '.join(RATE_UNITS)}."
             )
 
+    def with_map_year(self, year: int | None, product: str) -> Scenario:
+        """This scenario starting at ``year`` (the SOC map's year) if its start year was
+        not given; unchanged otherwise, or when ``year`` is None."""
+        if self.start_year_source != "default" or year is None:
+            return self
+        source = f"the map year of the SOC product {product!r}"
+        return replace(self, start_year=int(year), start_year_source=source)
+
     def rate_for(self, group: str) -> float:
         """Annual relative rate for ``group`` (0 where the group is not eligible).
 
@@ -309,6 +322,7 @@ class Scenario:
             d["rate_note"] = "negative rate: a loss of SOC, not a gain" + (
                 f" ({', '.join(losses)})" if losses else ""
             )
+        d["start_year_source"] = self.start_year_source
         d["horizons"] = list(self.horizons)
         d["eligible"] = list(self.eligible)
         d["rate_raster"] = str(self.rate_raster) if self.rate_raster else None

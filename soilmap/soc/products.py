@@ -42,6 +42,7 @@ __all__ = [
     "get_product",
     "identify",
     "list_products",
+    "map_year",
     "open_layer",
     "recognise",
 ]
@@ -110,6 +111,8 @@ class LayerSpec:
     patterns : tuple of str
         Regular expressions matched against the file stem.
     notes : str
+    map_year : int, optional
+        The year the layer maps (GSOCseq T0: 2020), when the product states one.
     """
 
     product: str
@@ -125,6 +128,7 @@ class LayerSpec:
     rules: tuple[Rule, ...] = ()
     patterns: tuple[str, ...] = ()
     notes: str = ""
+    map_year: int | None = None
 
     @property
     def label(self) -> str:
@@ -214,6 +218,19 @@ class LayerMatch:
         return f"{self.layer.label}{scen}{where} ({self.statistic}){tail}"
 
 
+def map_year(match: LayerMatch) -> int | None:
+    """The year a matched layer maps: its preset's ``map_year``, or a year its file name
+    states as the epoch (WHRC ``..._year_2010AD_...``); None when neither says.
+
+    >>> map_year(recognise("SOCS_0_30cm_year_2010AD_10km.tif"))
+    2010
+    """
+    if match.layer.map_year is not None:
+        return int(match.layer.map_year)
+    found = re.fullmatch(r"(\d{4})AD", match.scenario or "")
+    return int(found.group(1)) if found else None
+
+
 def _depth(value: Any) -> Depth | None:
     if value is None:
         return None
@@ -248,6 +265,7 @@ def _load(name: str, text: str) -> Product:
             rules=common + own,
             patterns=tuple(lay.get("patterns", ())),
             notes=lay.get("notes", ""),
+            map_year=lay.get("map_year"),
         )
     for role, key in data.get("roles", {}).items():
         if key not in layers:
