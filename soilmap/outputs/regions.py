@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-__all__ = ["INTENSIVE", "INTENSIVE_UNIT", "regions_layer", "regions_units"]
+__all__ = ["INTENSIVE", "INTENSIVE_UNIT", "intensive_unit", "regions_layer", "regions_units"]
 
 #: The column the ``regions`` layer is drawn by: potential per hectare of region.
 INTENSIVE = "sequestration_t_per_ha_yr"
@@ -119,14 +119,25 @@ def regions_layer(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=list(geoms), crs=table.crs)
 
 
+def intensive_unit(units: Mapping[str, str]) -> str:
+    """:data:`INTENSIVE_UNIT`, with the depth the table's units state (``(0-30 cm)``)."""
+    seq = str(units.get("sequestration_t_per_yr", ""))
+    return (
+        INTENSIVE_UNIT + seq.removeprefix("t C yr-1")
+        if seq.startswith("t C yr-1")
+        else (INTENSIVE_UNIT)
+    )
+
+
 def regions_units(layer: gpd.GeoDataFrame, units: Mapping[str, str]) -> dict[str, str]:
     """The unit of every column of ``layer``, from the long table's ``units``."""
     out = {}
+    intensive = intensive_unit(units)
     for col in layer.columns:
         base = col.split("__")[0]
         base = base.removeprefix("eligible_")
         if base == INTENSIVE:
-            out[col] = INTENSIVE_UNIT
+            out[col] = intensive
         elif base in units:
             out[col] = units[base]
     return out

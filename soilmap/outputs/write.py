@@ -28,7 +28,7 @@ from soilmap.options import Codec
 from soilmap.outputs.cog import FLOAT_NODATA, ScratchRaster, create_scratch
 from soilmap.outputs.manifest import write_json
 from soilmap.outputs.qml import continuous_style, paletted_style, style_path_for, write_qml
-from soilmap.outputs.regions import INTENSIVE, INTENSIVE_UNIT, regions_layer, regions_units
+from soilmap.outputs.regions import INTENSIVE, intensive_unit, regions_layer, regions_units
 from soilmap.outputs.tables import write_csv, write_gpkg, write_parquet
 
 __all__ = [
@@ -287,7 +287,7 @@ def write_tables(
             ),
             style_values=table.loc[rows, "sequestration_t_per_yr"]
             / table.loc[rows, "region_area_ha"],
-            style_unit=INTENSIVE_UNIT,
+            style_unit=intensive_unit(units),
         )
         wide = regions_layer(table)
         style = next(c for c in wide.columns if c.startswith(INTENSIVE))

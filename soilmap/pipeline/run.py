@@ -138,8 +138,16 @@ def _raster_outputs(p: Plan) -> dict[str, RasterOutput]:
             style = Continuous("YlGn", label_unit="share of cell", vmin=0.0, vmax=1.0, band=band)
         else:
             style = Continuous(_RAMPS.get(key.stem(nested=False), "Greens"))
+            style = replace(style, label_unit=_depth_unit(layer, p.stock.attrs))
         out[stem] = RasterOutput(layer, style, tags=tags)
     return out
+
+
+def _depth_unit(layer: Any, stock_attrs: dict[str, Any]) -> str | None:
+    """Legend unit of a carbon layer with the stock's depth (``t C ha-1 (0-30 cm)``)."""
+    unit, depth = str(layer.attrs.get("units", "")), stock_attrs.get("depth_range_cm")
+    carbon = unit.startswith(("t C ", "t CO2e ")) and "ha-1" in unit
+    return f"{unit} ({depth} cm)" if depth and carbon else None
 
 
 def run(
@@ -228,7 +236,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             aggregation=config.uncertainty_aggregation,
         )
         checks = value_checks(p, done.reduced, table)  # raises: nothing moved into --out
-        units = zonal_units(config.scenarios)
+        units = zonal_units(config.scenarios, p.stock.attrs.get("depth_range_cm"))
         meta = {
             "units": "; ".join(f"{k}={v}" for k, v in units.items()),
             "scenarios": ", ".join(sc.name for sc in config.scenarios),

@@ -232,9 +232,16 @@ def _scenario_frame(
     return frame[lead + rest]
 
 
-#: Units of the zonal table's numeric columns (written into run.json and the GPKG).
-def zonal_units(scenarios: Sequence[Scenario]) -> dict[str, str]:
-    """Units of the zonal table's numeric columns (written into run.json and the GPKG)."""
+def zonal_units(scenarios: Sequence[Scenario], depth: str | None = None) -> dict[str, str]:
+    """Units of the zonal table's numeric columns (written into run.json and the GPKG).
+
+    Parameters
+    ----------
+    scenarios : sequence of Scenario
+    depth : str, optional
+        The stock's depth range in cm (``"0-30"``): the carbon columns' units then say
+        it (``"t C (0-30 cm)"``), as the band descriptions and run.json do.
+    """
     units = {
         "area_ha": "ha",
         "soc_stock_t": "t C",
@@ -263,4 +270,7 @@ def zonal_units(scenarios: Sequence[Scenario]) -> dict[str, str]:
                 and not k.endswith(("_lower", "_upper"))
             }
         )
+    if depth:
+        carbon = ("soc_", "sequestration", "co2e_t", "gain_")
+        units = {k: f"{v} ({depth} cm)" if k.startswith(carbon) else v for k, v in units.items()}
     return units

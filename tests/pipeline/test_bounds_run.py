@@ -89,4 +89,5 @@ def test_manifest_states_units_conversions_and_bounds(bounds_run):
     assert soc["stock"]["units"] == "t C ha-1"
     assert soc["uncertainty"] is not None
     units = man["outputs"]["zonal_stats"]["columns_units"]
-    assert units["sequestration_t_per_yr_lower"] == "t C yr-1"
+    # the depth of the stock travels into the table units (issue 15)
+    assert units["sequestration_t_per_yr_lower"] == "t C yr-1 (0-30 cm)"

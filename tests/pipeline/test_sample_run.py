@@ -196,4 +196,4 @@ def test_tables_and_manifest(sample_run):
     assert man["software"]["gdal"]
     assert man["timings_s"]["total"] > 0
     assert any("coarse fragments" in a for a in man["assumptions"])
-    assert man["outputs"]["zonal_stats"]["columns_units"]["soc_stock_t"] == "t C"
+    assert man["outputs"]["zonal_stats"]["columns_units"]["soc_stock_t"] == "t C (0-30 cm)"

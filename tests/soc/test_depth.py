@@ -92,6 +92,13 @@ def test_whrc_0_200_run_band_description_and_manifest(whrc200, tmp_path):
         assert "0-200 cm" in src.descriptions[0]
     man = json.loads((out / "run.json").read_text())
     assert any("0-200 cm" in a for a in man["assumptions"])
+    # the QGIS legends and the table units say the depth too
+    assert 'suffix=" t C ha-1 (0-200 cm)"' in (out / "soc_stock.qml").read_text()
+    assert "t C ha-1 yr-1 (0-200 cm)" in (out / "sequestration_rate.qml").read_text()
+    units = man["outputs"]["zonal_stats"]["columns_units"]
+    assert units["soc_stock_t"] == "t C (0-200 cm)"
+    assert units["gain_2050_t"] == "t C (0-200 cm)"
+    assert units["area_ha"] == "ha"
     # declared 0-30 on the command line: refused, nothing written
     bad = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "o2"), "--soc-depth", "0-30"])
     assert bad.exit_code != 0 and "0-200 cm stock by its name" in bad.output
