@@ -315,6 +315,10 @@ def test_regional_share_matches_an_independent_exact_computation(ph_run):
         if sc != "BAU":
             rel = (exp[f"final_{sc}"] - exp["final_BAU"]) / 20
             np.testing.assert_allclose(got["modelled_relative_t_per_yr"], rel, rtol=1e-5)
+            # issue 15: what management adds beyond BAU, against the same numpy sums
+            added = (exp[f"asr_{sc}"] - exp["asr_BAU"]) / (RATE * exp["t0"])
+            col = f"additional_share_of_target_{sc}"
+            np.testing.assert_allclose(got[col], added, rtol=1e-5, atol=1e-9)
     # The regional ratio of sums is not a mean of pixel ratios (BAU: 0.037 vs 0.043).
     totals = json.loads((out / "run.json").read_text())["totals"]
     pixel_mean = np.nanmean(layers["asr_BAU"] / (RATE * np.where(t0 > 0, t0, np.nan)))
