@@ -6,6 +6,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -22,9 +23,9 @@ def _inputs(tmp_path, stock, name="s.tif", peat=False):
     write_raster(tmp_path / name, stock, grid, units="t C ha-1")
     write_raster(tmp_path / "lc.tif", np.array([[1, 1, 2], [2, 1, 2]], "uint8"), grid)
     (tmp_path / "t.csv").write_text("code,group\n1,cropland\n2,wetland\n")
-    gpd.GeoDataFrame({"rid": ["r"]}, geometry=[shapely.box(0, 0, 300, 200)], crs=EA).to_file(
-        tmp_path / "r.gpkg"
-    )
+    # region 'wet' is the last column: wetland only (not eligible by default)
+    boxes = [shapely.box(0, 0, 300, 200), shapely.box(200, 0, 300, 200)]
+    gpd.GeoDataFrame({"rid": ["r", "wet"]}, geometry=boxes, crs=EA).to_file(tmp_path / "r.gpkg")
     args = ["run", "--soc", str(tmp_path / name), "--soc-units", "t C ha-1"]
     args += ["--landcover", str(tmp_path / "lc.tif"), "--landcover-scheme", str(tmp_path / "t.csv")]
     args += ["--regions", str(tmp_path / "r.gpkg"), "--region-id", "rid", "--soc-depth", "0-30"]
@@ -53,6 +54,11 @@ def test_cells_above_the_threshold_counted_in_run_json_and_console(tmp_path):
     assert org["eligible_area_ha"] == pytest.approx(1.0, rel=1e-9)
     assert org["threshold_source"] == ORGANIC_STOCK_SOURCE and "IPCC" in ORGANIC_STOCK_SOURCE
     assert "2 cells (1 ha of eligible land)" in r.output and "peat" in r.output
+    # `eligible` on the all rows: whether the row holds any eligible land
+    t = pd.read_csv(tmp_path / "out" / "zonal_stats.csv").set_index(["region_id", "landuse"])
+    assert bool(t.loc[("r", "all"), "eligible"]) is True
+    assert bool(t.loc[("wet", "all"), "eligible"]) is False
+    assert t.loc[("wet", "all"), "area_ha"] == pytest.approx(2.0, rel=1e-9)
 
 
 def test_a_peat_mask_removes_them_from_the_land_and_deeper_stocks_are_not_counted(tmp_path):
