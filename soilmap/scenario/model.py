@@ -79,10 +79,15 @@ DEFAULT_FINE_CARBON_SHARE: dict[str, float] = {
 
 #: Where :data:`DEFAULT_FINE_CARBON_SHARE` comes from (README and ``run.json``).
 FINE_CARBON_SHARE_SOURCE = (
-    "rounded mineral-associated (< 53 µm) shares of topsoil SOC: Cotrufo M.F. et al. (2019) "
-    "Nature Geoscience 12: 989-994 (European grasslands and forests, LUCAS); Vos C. et al. "
-    "(2018) SOIL 4: 153-167 (German agricultural topsoils); the < 20 µm share is at most the "
-    "< 53 µm share, so the deficit is conservative"
+    "rounded mineral-associated (< 53 um) shares of topsoil SOC read from: Cotrufo M.F., "
+    "Ranalli M.G., Haddix M.L., Six J., Lugato E. (2019) Soil carbon storage informed by "
+    "particulate and mineral-associated organic matter. Nature Geoscience 12: 989-994, "
+    "doi:10.1038/s41561-019-0484-6 (LUCAS 2009 topsoils of European grasslands and forests, "
+    "POM 53-2000 um and MAOM < 53 um); Vos C., Jaconi A., Jacobs A., Don A. (2018) Hot regions "
+    "of labile and stable soil organic carbon in Germany - Spatial variability and driving "
+    "factors. SOIL 4: 153-167, doi:10.5194/soil-4-153-2018 (> 2500 mineral agricultural "
+    "topsoils). The per-group values are soilmap's round figures, not numbers from the papers' "
+    "tables; the < 20 um share is at most the < 53 um share, so the deficit is conservative"
 )
 
 
