@@ -12,11 +12,14 @@ import pytest
 import rasterio
 import shapely
 
-# ESA CCI LC codes -> group, transcribed from the CCI-LC legend / IPCC mapping for this test.
+# ESA CCI LC codes -> eligible group, transcribed from the CCI-LC legend / IPCC mapping for
+# this test (issue 15: 20 irrigated/post-flooding is paddy, shrubland 120-122 is IPCC
+# Grassland, flooded forest 160/170 is wetland and not eligible).
 CCI = {
-    "cropland": [10, 11, 12, 20, 30, 40],
-    "grassland": [110, 130],
-    "forest": [50, 60, 61, 62, 70, 71, 72, 80, 81, 82, 90, 100, 160, 170],
+    "cropland": [10, 11, 12, 30, 40],
+    "paddy": [20],
+    "grassland": [110, 120, 121, 122, 130],
+    "forest": [50, 60, 61, 62, 70, 71, 72, 80, 81, 82, 90, 100],
 }
 RATE, START, HORIZONS = 0.004, 2020, (2030, 2050)
 
