@@ -27,6 +27,9 @@ def command(name: str | None) -> None:
         click.echo(f"legend: {table.reference}")
     if table.nodata:
         click.echo(f"nodata codes: {', '.join(map(str, table.nodata))}")
-    click.echo(f"{'code':>6}  {'group':12s} label")
-    for code, group, label in zip(table.codes, table.groups, table.labels, strict=True):
-        click.echo(f"{code:>6}  {group:12s} {label}")
+    ipcc = table.ipcc or ("",) * len(table.codes)
+    click.echo(f"{'code':>6}  {'group':12s} {'IPCC category':13s} label")
+    for code, group, cat, label in zip(table.codes, table.groups, ipcc, table.labels, strict=True):
+        click.echo(f"{code:>6}  {group:12s} {cat:13s} {label}")
+    for code, reason in table.ipcc_exceptions:
+        click.echo(f"exception {code}: {reason}")

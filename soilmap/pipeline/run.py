@@ -298,6 +298,8 @@ def _manifest(
                 "source": p.table.source,
                 "group_codes": p.group_codes,
                 "eligible_groups": {sc.name: list(sc.eligible) for sc in config.scenarios},
+                # classes whose group departs from their IPCC (2006) land category, and why
+                "ipcc_exceptions": {str(c): r for c, r in p.table.ipcc_exceptions},
             }
         ),
         "regions": {**p.regions_report.__dict__, "count_on_grid": len(p.regions)},
