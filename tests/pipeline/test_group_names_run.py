@@ -28,7 +28,9 @@ def test_per_scenario_eligible_area_and_absent_groups(sample_copy, tmp_path):
         cfg,
         scenarios=(
             Scenario(name="a"),
-            Scenario(name="b", rate={"paddy": 0.004}, eligible=("paddy",)),
+            # not paddy: CCI 20 (irrigated or post-flooding) is paddy since issue 15, and
+            # Southern Tigray has 20,672 ha of it; the CCI legend has no pasture class
+            Scenario(name="b", rate={"pasture": 0.004}, eligible=("pasture",)),
         ),
     )
     result = run(cfg, progress=False)
@@ -37,7 +39,7 @@ def test_per_scenario_eligible_area_and_absent_groups(sample_copy, tmp_path):
     t = result.zonal
     rows = t[(t["scenario"] == "a") & t["eligible"] & (t["landuse"] != "all")]
     assert by["a"]["eligible_area_ha"] == pytest.approx(float(rows["area_ha"].sum()), rel=1e-12)
-    assert by["b"]["eligible_groups_absent"] == ["paddy"]  # no rice in Southern Tigray
+    assert by["b"]["eligible_groups_absent"] == ["pasture"]
     assert by["b"]["eligible_area_ha"] == 0.0
     share = by["a"]["regions_share_with_soc_data"]
     a_all = t[(t["scenario"] == "a") & (t["landuse"] == "all")]
@@ -45,4 +47,4 @@ def test_per_scenario_eligible_area_and_absent_groups(sample_copy, tmp_path):
         dict(zip(a_all["region_id"], a_all["covered_share"], strict=True))
     )
     assert 0.99 < share["ET0104"] <= 1.0 + 1e-9  # the zone the SOC clip covers
-    assert any("paddy" in w for w in vc["warnings"])
+    assert any("pasture" in w for w in vc["warnings"])
