@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from soilmap.config.read import read_fields, run_fields
+from soilmap.config.rothc import RothcConfig
 from soilmap.config.sections import (
     ExtentConfig,
     LandcoverConfig,
@@ -43,6 +44,8 @@ class RunConfig:
     memory_limit: str | None = None
     #: The cells the run covers (default: the regions' bounding box).
     extent: ExtentConfig = field(default_factory=ExtentConfig)
+    #: A gridded RothC run (``soilmap rothc run``), or None.
+    rothc: RothcConfig | None = None
 
     def __post_init__(self) -> None:
         if not self.scenarios:
@@ -106,6 +109,8 @@ class RunConfig:
                     paths.append(sat.fine_fraction_carbon_share_raster)
         if self.regions is not None:
             paths.append(self.regions.path)
+        if self.rothc is not None:
+            paths += self.rothc.input_paths()
         return list(dict.fromkeys(paths))
 
     def check_inputs_exist(self) -> None:

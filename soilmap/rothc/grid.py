@@ -182,11 +182,13 @@ def run_grid(
     return xr.Dataset(layers)
 
 
-def target_layers(ds: xr.Dataset, scenarios: Mapping[str, float], years: int) -> xr.Dataset:
+def target_layers(
+    ds: xr.Dataset, scenarios: Mapping[str, float], years: int, *, rate: float = 0.004
+) -> xr.Dataset:
     """Add the absolute sequestration rate and the share of the 4 ‰ target per scenario.
 
     ``asr_<s>`` = (SOC at ``years`` − SOC at t0) / ``years`` (t C ha-1 yr-1) and
-    ``attainable_share_of_target_<s>`` = RothC gain / (0.004 × SOC t0 × ``years``)
+    ``attainable_share_of_target_<s>`` = RothC gain / (``rate`` × SOC t0 × ``years``)
     (dimensionless; NaN where not calibrated or the stock is zero).
 
     Parameters
@@ -197,16 +199,18 @@ def target_layers(ds: xr.Dataset, scenarios: Mapping[str, float], years: int) ->
         The scenarios of the run.
     years : int
         The horizon, years after t0.
+    rate : float
+        The target's relative annual growth (0.004: 4 per 1000).
     """
     out = ds.copy()
     t0 = ds["soc_t0"]
-    target = 0.004 * t0 * years
+    target = rate * t0 * years
     for s in scenarios:
         gain = ds[f"soc_{s}_{years}"] - t0
         asr = gain / years
         asr.attrs = {"units": "t C ha-1 yr-1", "long_name": f"RothC sequestration rate {s}"}
         share = (gain / target.where(target > 0)).rename(None)
-        share.attrs = {"units": "1", "long_name": f"RothC gain / 4 per 1000 gain, {s}"}
+        share.attrs = {"units": "1", "long_name": f"RothC gain / {rate * 1000:g} per 1000 gain, {s}"}
         out[f"asr_{s}"] = asr
         out[f"attainable_share_of_target_{s}"] = share
     return out
