@@ -6,20 +6,20 @@ Plain, validated values only (paths, units, numbers); the rasters are opened by
     [rothc]
     clay = "clay.tif"
     clay_units = "%"
-    carbon_input = "miami"          # NPP from the Miami model, or a raster (t C ha-1 yr-1)
+    carbon_input = "miami"  # NPP from the Miami model, or a raster (t C ha-1 yr-1)
     scenarios = ["BAU", "SSM1", "SSM2", "SSM3"]
-    horizons = [10, 20]             # years after t0
+    horizons = [10, 20]  # years after t0
 
-    [rothc.climate]                 # 12 months: the spin-up and forward climate
-    temperature = "tavg.tif"        # 12 bands, or a list of 12 files
+    [rothc.climate]  # 12 months: the spin-up and forward climate
+    temperature = "tavg.tif"  # 12 bands, or a list of 12 files
     temperature_units = "°C"
     precipitation = "prec.tif"
     precipitation_units = "mm"
-    pet = "pet.tif"                 # or evaporation = "pan.tif" (open-pan, mm)
+    pet = "pet.tif"  # or evaporation = "pan.tif" (open-pan, mm)
     pet_units = "mm"
-    pet_factor = 1.0                # stated: RothC's evapotranspiration = pet_factor × PET
+    pet_factor = 1.0  # stated: RothC's evapotranspiration = pet_factor × PET
 
-    [rothc.groups.cropland]         # any parameter of a land-use group
+    [rothc.groups.cropland]  # any parameter of a land-use group
     cover = [0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]
 """
 

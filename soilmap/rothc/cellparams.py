@@ -8,11 +8,15 @@ use (a class raster on the SOC grid) the group index is the land use's own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import dask.array as da
 import numpy as np
 import numpy.typing as npt
 import xarray as xr
 
+from soilmap.config.rothc import GroupParams
 from soilmap.landuse.value import LandUse
 from soilmap.rothc.params import GroupTable
 
@@ -53,10 +57,10 @@ class CellParams:
         rows = [p for p in groups.params]
         nan12 = (np.nan,) * 12
 
-        def col(get) -> np.ndarray:  # type: ignore[no-untyped-def]
+        def col(get: Callable[[GroupParams], Any]) -> np.ndarray:
             return np.array([get(p) if p is not None else np.nan for p in rows], np.float64)
 
-        def months(get) -> np.ndarray:  # type: ignore[no-untyped-def]
+        def months(get: Callable[[GroupParams], Any]) -> np.ndarray:
             return np.array([get(p) if p is not None else nan12 for p in rows], np.float64).T
 
         self._scalars = {

@@ -210,7 +210,8 @@ def target_layers(
         asr = gain / years
         asr.attrs = {"units": "t C ha-1 yr-1", "long_name": f"RothC sequestration rate {s}"}
         share = (gain / target.where(target > 0)).rename(None)
-        share.attrs = {"units": "1", "long_name": f"RothC gain / {rate * 1000:g} per 1000 gain, {s}"}
+        name = f"RothC gain / {rate * 1000:g} per 1000 gain, {s}"
+        share.attrs = {"units": "1", "long_name": name}
         out[f"asr_{s}"] = asr
         out[f"attainable_share_of_target_{s}"] = share
     return out

@@ -159,7 +159,8 @@ def open_stack(
     stack = xr.concat(layers, dim="month", coords="minimal", compat="override", join="override")
     stack = (stack * scale + offset).astype("float32") if (scale, offset) != (1, 0) else stack
     target = "degC" if quantity == "temperature" else "mm"
-    stack = with_units(stack, target, step=f"{what}: {unit!r} -> {target!r}", history_from=layers[0])
+    step = f"{what}: {unit!r} -> {target!r}"
+    stack = with_units(stack, target, step=step, history_from=layers[0])
     lo, hi, label = PLAUSIBLE[quantity]
     bad = ((stack < lo) | (stack > hi)).sum("month")
     check = RangeCheck(what, tuple(str(q) for q in paths), bad, lo, hi, label)

@@ -86,16 +86,11 @@ def _merge(default: GroupParams | None, given: GroupParams | None, name: str) ->
     base = default or GroupParams()
     over = given or GroupParams()
     merged = GroupParams(
-        *(
-            o if o is not None else b
-            for o, b in (
-                (over.dpm_rpm, base.dpm_rpm),
-                (over.cover, base.cover),
-                (over.input_months, base.input_months),
-                (over.npp_share, base.npp_share),
-                (over.paddy_factor, base.paddy_factor),
-            )
-        )
+        dpm_rpm=over.dpm_rpm if over.dpm_rpm is not None else base.dpm_rpm,
+        cover=over.cover if over.cover is not None else base.cover,
+        input_months=over.input_months if over.input_months is not None else base.input_months,
+        npp_share=over.npp_share if over.npp_share is not None else base.npp_share,
+        paddy_factor=over.paddy_factor if over.paddy_factor is not None else base.paddy_factor,
     )
     missing = [k for k in ("dpm_rpm", "npp_share") if getattr(merged, k) is None]
     if missing:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,7 @@ def _offsets(whole: Grid, grid: Grid) -> tuple[int, int]:
     return round((t.f - w.f) / w.e), round((t.c - w.c) / w.a)
 
 
-def _cut(p: Plan, whole: Grid):  # type: ignore[no-untyped-def]
+def _cut(p: Plan, whole: Grid) -> Callable[[xr.DataArray], xr.DataArray]:
     r0, c0 = _offsets(whole, p.grid)
     ny, nx = p.grid.shape
     coords = {"y": p.stock["y"].values, "x": p.stock["x"].values}
@@ -196,8 +197,8 @@ def _model(p: Plan, config: RunConfig, rc: RothcConfig) -> _Model:
         "RothC runs once per cell with the parameters of the cell's largest modelled land-use "
         "group (as GSOCseq runs one class per pixel); zonal rows weight it by group fractions"
     )
-    if rc.carbon_input is not None:
-        plant = cut(opened.carbon_input).where(cp.index >= 0)  # type: ignore[arg-type]
+    if opened.carbon_input is not None:
+        plant = cut(opened.carbon_input).where(cp.index >= 0)
         source = f"carbon input raster {rc.carbon_input}"
     else:
         npp = xr.apply_ufunc(
@@ -212,13 +213,15 @@ def _model(p: Plan, config: RunConfig, rc: RothcConfig) -> _Model:
         "(and the plant/manure split), not the modelled changes"
     )
     depth = _depth(config, rc)
-    warm = None if opened.warmup is None else tuple(cut(a) for a in opened.warmup)
+    warm = None
+    if opened.warmup is not None:
+        warm = (cut(opened.warmup[0]), cut(opened.warmup[1]), cut(opened.warmup[2]))
     gi = GridInputs(
         clay=cut(opened.clay), soc=p.stock, temp=temp, rain=rain, evap=evap,
         plant=plant, cover=cp.monthly("cover"), input_share=cp.monthly("input_months"),
         dpm_rpm=cp.scalar("dpm_rpm"),
         fym=cut(opened.manure) if opened.manure is not None else None,
-        factor=cp.monthly("factor"), depth_cm=depth, warmup=warm,  # type: ignore[arg-type]
+        factor=cp.monthly("factor"), depth_cm=depth, warmup=warm,
     )  # fmt: skip
     scen = scenario_multipliers(rc.scenarios, rc.multipliers)
     ds = run_grid(gi, scenarios=scen, horizons=rc.horizons)
@@ -318,7 +321,9 @@ def _totals(m: _Model, rc: RothcConfig, r: dict[str, Any]) -> list[dict[str, Any
     return out
 
 
-def _run(config: RunConfig, rc: RothcConfig, *, progress: Progress | None, compute: Compute):  # type: ignore[no-untyped-def]
+def _run(
+    config: RunConfig, rc: RothcConfig, *, progress: Progress | None, compute: Compute
+) -> RothcResult:
     t_start = time.perf_counter()
     # Float64 months in flight per cell: 12-month stacks, warm-up stacks, pools.
     layers = 2 * (100 + 3 * _warmup_months(rc))
@@ -344,9 +349,15 @@ def _run(config: RunConfig, rc: RothcConfig, *, progress: Progress | None, compu
             chunks=dask_chunks(p.stock),
             compress=config.output.compress,
             zonal=lambda w: window_sums(
-                w, p.fractions, p.area_ha, zonal_layers, p.regions, p.grid, minmax=False,
+                w,
+                p.fractions,
+                p.area_ha,
+                zonal_layers,
+                p.regions,
+                p.grid,
+                minmax=False,
                 group_index=p.group_index,
-            ),  # fmt: skip
+            ),
             reductions=_reductions(p, m),
             inputs=config.input_paths(),
             progress=progress,
@@ -405,7 +416,7 @@ def _manifest(
             "years": max(m.horizons),
             "target_rate": rc.target_rate,
             "depth_cm": m.depth_cm,
-            "warmup_years": 0 if m.inputs.warmup is None else m.inputs.warmup[0].sizes["month"] // 12,
+            "warmup_years": _warmup_months(rc) // 12,
             "carbon_input": str(rc.carbon_input) if rc.carbon_input else "miami",
             "attainable_share_of_target": "RothC gain / (target_rate x SOC at t0 x years)",
         },
@@ -417,10 +428,15 @@ def _manifest(
             "have RothC values (NaN elsewhere, never zero)",
         },
         "input_checks": [
-            {"input": c.name, "files": list(c.files), "range": [c.low, c.high], "unit": c.unit,
-             "outside": int(r[f"range:{i}"])}
+            {
+                "input": c.name,
+                "files": list(c.files),
+                "range": [c.low, c.high],
+                "unit": c.unit,
+                "outside": int(r[f"range:{i}"]),
+            }
             for i, c in enumerate(m.inputs.checks)
-        ],  # fmt: skip
+        ],
         "assumptions": [*p.assumptions, *m.assumptions],
         "totals": _totals(m, rc, r),
         "outputs": {

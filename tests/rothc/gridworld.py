@@ -40,7 +40,6 @@ def write_stack(path: Path, values: np.ndarray, units: str | None) -> Path:
 def fields(seed: int = 7) -> dict[str, np.ndarray]:
     """The generated values: SOC, clay, land cover (ESA CCI codes), climate stacks."""
     rng = np.random.default_rng(seed)
-    ny, nx = SHAPE
     soc = rng.uniform(30, 90, SHAPE)
     soc[0, 0] = np.nan  # no SOC data
     lc = rng.choice([10, 10, 130, 50, 210], SHAPE).astype("uint8")
