@@ -313,6 +313,7 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
         chunks=cfg.chunks if cfg else None,
         source=cfg.source if cfg else None,
         extent=_flag_extent(cfg, o),
+        rothc=cfg.rothc if cfg else None,
         **run_opts,
     )
 

@@ -17,13 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import rioxarray
 import xarray as xr
 
 from soilmap.config.rothc import ClimateConfig, RothcConfig
 from soilmap.errors import RothCInputError, UnitsError
 from soilmap.grid import Grid, check_same_grid
-from soilmap.io.raster import ChunkSpec, open_raster, read_layout
-from soilmap.meta import with_units
+from soilmap.io.paths import gdal_path
+from soilmap.io.raster import ChunkSpec, gdal_env, open_raster, read_layout, tile_aligned_chunks
+from soilmap.meta import append_history, with_units
 from soilmap.rothc.modifiers import PAN_FACTOR
 from soilmap.units import convert
 
@@ -47,6 +49,10 @@ _DEPTH = {"cm": 10.0, "m": 1000.0} | dict.fromkeys(_MM, 1.0)
 _DAILY = {"mm day-1", "mm/day", "mm d-1", "mm/d", "kg m-2 s-1", "mm s-1"}
 _CLAY = {"%": 1.0, "percent": 1.0, "g/100g": 1.0, "g kg-1": 0.1, "g/kg": 0.1, "1": 100.0}
 _CLAY |= {"fraction": 100.0}
+_WARP = (
+    "the SOC grid (warp it onto the SOC grid: gdalwarp -t_srs <SOC CRS> -tr <res> "
+    "-te <SOC bounds> -r bilinear)"
+)
 
 
 @dataclass(frozen=True)
@@ -112,12 +118,36 @@ def _one(
         grid,
         Grid.from_dataarray(da),
         what=f"{what} {str(path)!r}",
-        reference_name=(
-            "the SOC grid (warp it onto the SOC grid: gdalwarp -t_srs <SOC CRS> -tr <res> "
-            "-te <SOC bounds> -r bilinear)"
-        ),
+        reference_name=_WARP,
     )
     return da
+
+
+def _bands(path: Path, units: str | None, chunks: ChunkSpec, grid: Grid, what: str) -> xr.DataArray:
+    """Every band of one file as ``("month", "y", "x")``: one read per block for all bands."""
+    layout = read_layout(path, what=what)
+    unit = units or layout.units
+    if not unit:
+        raise UnitsError(
+            f"{what} {gdal_path(layout.path)!r} does not state its units. Declare them in "
+            "the config (e.g. temperature_units = 'degC', precipitation_units = 'mm')."
+        )
+    check_same_grid(grid, layout.grid, what=f"{what} {str(path)!r}", reference_name=_WARP)
+    if chunks is None or isinstance(chunks, int):
+        chunks = tile_aligned_chunks(layout.block_shape, layout.grid.shape, chunks)
+    with gdal_env():
+        da = rioxarray.open_rasterio(
+            gdal_path(layout.path),
+            chunks={"band": -1, "y": chunks[0], "x": chunks[1]},
+            masked=True,
+            lock=False,
+            cache=False,
+        )
+    assert isinstance(da, xr.DataArray)  # one file, one variable
+    da = da.rename(band="month").drop_vars("month").astype("float32")
+    da.attrs = {"units": unit, "long_name": layout.path.stem, "source": gdal_path(layout.path)}
+    da.encoding = {}
+    return append_history(da, f"open {layout.count} bands of {gdal_path(layout.path)!r}")
 
 
 def open_stack(
@@ -143,24 +173,24 @@ def open_stack(
         Months required (12); None: any whole number of years (the warm-up).
     """
     if len(paths) == 1:
-        n = read_layout(paths[0], what=what).count
-        bands = [(paths[0], b) for b in range(1, n + 1)]
+        stack = _bands(paths[0], units, chunks, grid, what)
     else:
-        bands = [(q, 1) for q in paths]
-    if (months is not None and len(bands) != months) or len(bands) % 12:
+        layers = [_one(q, 1, units, chunks, grid, what) for q in paths]
+        stack = xr.concat(layers, dim="month", coords="minimal", compat="override", join="override")
+    n = stack.sizes["month"]
+    if (months is not None and n != months) or n % 12:
         need = f"{months}" if months is not None else "a multiple of 12"
         raise RothCInputError(
-            f"{what}: {', '.join(str(q) for q in paths)} give(s) {len(bands)} months; "
+            f"{what}: {', '.join(str(q) for q in paths)} give(s) {n} months; "
             f"need {need} (one band per month, or one file per month, in calendar order)."
         )
-    layers = [_one(q, b, units, chunks, grid, what) for q, b in bands]
-    unit = layers[0].attrs["units"]
+    unit = stack.attrs["units"]
     scale, offset = _factor(quantity, unit, f"{what} {str(paths[0])!r}")
-    stack = xr.concat(layers, dim="month", coords="minimal", compat="override", join="override")
+    history = stack
     stack = (stack * scale + offset).astype("float32") if (scale, offset) != (1, 0) else stack
     target = "degC" if quantity == "temperature" else "mm"
     step = f"{what}: {unit!r} -> {target!r}"
-    stack = with_units(stack, target, step=step, history_from=layers[0])
+    stack = with_units(stack, target, step=step, history_from=history)
     lo, hi, label = PLAUSIBLE[quantity]
     bad = ((stack < lo) | (stack > hi)).sum("month")
     check = RangeCheck(what, tuple(str(q) for q in paths), bad, lo, hi, label)

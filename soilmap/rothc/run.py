@@ -332,6 +332,9 @@ def _run(
         layers=layers,
     )  # fmt: skip
     config = replace(config, chunks=chunks)
+    # The values that need no raster are checked before anything is opened.
+    scenario_multipliers(rc.scenarios, rc.multipliers)
+    _depth(config, rc)
     report = reporter(progress)
     report("open", 0, 1, "inputs")
     p = plan(config)

@@ -58,7 +58,14 @@ def fields(seed: int = 7) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
-def write_world(d: Path, f: dict[str, np.ndarray], *, extra: str = "", climate: str = "") -> Path:
+def write_world(
+    d: Path,
+    f: dict[str, np.ndarray],
+    *,
+    extra: str = "",
+    climate: str = "",
+    horizons: str = "[10, 20]",
+) -> Path:
     """Write the rasters, two regions and ``run.toml`` into ``d``; return the config path."""
     d.mkdir(parents=True, exist_ok=True)
     write_raster(d / "soc.tif", np.nan_to_num(f["soc"], nan=-9999).astype("float32"), GRID,
@@ -96,7 +103,7 @@ dir = "out"
 
 [rothc]
 clay = "clay.tif"
-horizons = [10, 20]
+horizons = {horizons}
 {extra}
 {clim}
 [rothc.warmup]
