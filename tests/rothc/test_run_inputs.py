@@ -176,3 +176,18 @@ def test_cli_typed_error_is_one_line(tmp_path):
     res = CliRunner().invoke(cli, ["rothc", "run", str(cfg)])
     assert res.exit_code == 1, res.output  # an input error (2 is a config error)
     assert "Error: RothCInputError:" in res.output and "Traceback" not in res.output
+
+
+def test_the_readme_rothc_config_is_valid():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from soilmap.config import config_from_mapping
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[rothc]" in b)
+    data = tomllib.loads('[soc]\nstock = "soc.tif"\n[output]\ndir = "out"\n' + block)
+    rc = config_from_mapping(data, base=Path("/data"), where="README").rothc
+    assert rc is not None and rc.climate.pet_factor == 1.0 and rc.horizons == (10, 20)
+    assert rc.warmup is not None and rc.groups["cropland"].cover[2] == 1
