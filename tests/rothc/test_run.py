@@ -28,6 +28,8 @@ from soilmap.testing import raise_if_dask_computes
 DPM_RPM = {10: 1.44, 130: 0.67, 50: 0.25}  # cropland, grassland, forest (RothC guide)
 NPP_SHARE = {10: 0.53, 130: 0.72, 50: 0.88}  # GSOCseq's coefficients
 MULT = {"BAU": 1.0, "SSM1": 1.05, "SSM2": 1.10, "SSM3": 1.20}
+#: The progress events of the ``world`` run.
+EVENTS: list = []
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +45,10 @@ def world(tmp_path_factory):
         return original(self, *args, **kwargs)
 
     config = load_config(cfg)
+    events = EVENTS
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(rasterio.io.DatasetReader, "read", counting_read)
-        result = run_rothc(config.with_output(d / "out"), progress=False)
+        result = run_rothc(config.with_output(d / "out"), progress=events.append)
     return d, f, result, reads
 
 
@@ -205,3 +208,13 @@ def test_plan_is_lazy(tmp_path):
         p = plan(cfg)
         m = _model(p, cfg, cfg.rothc)
     assert m.ds["soc_SSM3_20"].chunks is not None
+
+
+def test_progress_events_cover_every_stage(world):
+    assert world and EVENTS  # the run's progress events, as a callback received them
+    events = EVENTS
+    stages = [ev.stage for ev in events]
+    for stage in ("open", "compute", "write", "tables", "done"):
+        assert stage in stages
+    computed = [ev for ev in events if ev.stage == "compute"]
+    assert computed[-1].done == computed[-1].total and computed[-1].cells == 48
