@@ -135,3 +135,10 @@ def command(ctx: click.Context, config: Path | None, **options: object) -> None:
     result = run_pipeline(cfg, progress=show_progress(ctx))
     report(result, ctx.find_root().obj.get("quiet", False))
     report_checks(result, ctx.find_root().obj.get("quiet", False))
+    if cfg.rothc is not None:
+        # [rothc] in the run description: the RothC run follows, into <out>/rothc/.
+        from soilmap.rothc.run import run_rothc
+
+        done = run_rothc(cfg, progress=show_progress(ctx))
+        if not ctx.find_root().obj.get("quiet", False):
+            click.echo(f"RothC: wrote {len(done.outputs)} files to {done.out_dir}")

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from soilmap.config.rothc import rothc_config
 from soilmap.config.sections import (
     EXTENT_KEYS,
     LandcoverConfig,
@@ -190,7 +191,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
 
     Paths are taken relative to ``base``; ``where`` names the file in messages.
     """
-    top = set(data) - {"soc", "landcover", "regions", "scenario", "output", "run"}
+    top = set(data) - {"soc", "landcover", "regions", "scenario", "output", "run", "rothc"}
     if top:
         raise ConfigError(f"{where}: unknown section(s) {sorted(top)}.")
     soc = _section(data, "soc", _SOC_KEYS | {"layers"}, where)
@@ -248,6 +249,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
         memory_limit=run.get("memory_limit"),
         extent=extent_config(run, where),
         uncertainty_aggregation=aggregation,
+        rothc=rothc_config(data, base, where),
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from soilmap.config.read import read_fields, run_fields
+from soilmap.config.rothc import RothcConfig
 from soilmap.config.sections import (
     ExtentConfig,
     LandcoverConfig,
@@ -50,6 +51,8 @@ class RunConfig:
     extent: ExtentConfig = field(default_factory=ExtentConfig)
     #: How cell bounds make regional bounds: "correlated" (sums) or "independent".
     uncertainty_aggregation: Aggregation = "correlated"
+    #: A gridded RothC run (``soilmap rothc run``), or None.
+    rothc: RothcConfig | None = None
 
     def __post_init__(self) -> None:
         if not self.scenarios:
@@ -129,6 +132,8 @@ class RunConfig:
                     paths.append(sat.fine_fraction_carbon_share_raster)
         if self.regions is not None:
             paths.append(self.regions.path)
+        if self.rothc is not None:
+            paths += self.rothc.input_paths()
         return list(dict.fromkeys(paths))
 
     def check_inputs_exist(self) -> None:
@@ -342,6 +347,7 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
         source=cfg.source if cfg else None,
         extent=_flag_extent(cfg, o),
         uncertainty_aggregation=cfg.uncertainty_aggregation if cfg else "correlated",
+        rothc=cfg.rothc if cfg else None,
         **run_opts,
     )
 

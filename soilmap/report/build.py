@@ -23,6 +23,7 @@ from soilmap.plot.charts import horizon_gains, landuse_bars, region_bars
 from soilmap.plot.maps import raster_map
 from soilmap.plot.read import read_regions_layer, read_zonal
 from soilmap.report.html import e, figure, page, table
+from soilmap.report.rothc import rothc_section
 from soilmap.report.summary import Headline, fmt, headline, regions_overlap
 
 __all__ = ["REPORT", "write_report"]
@@ -301,6 +302,7 @@ def write_report(
         + answer
         + "<h2>Maps and charts</h2>"
         + "".join(blocks)
+        + rothc_section(d)
         + _details(manifest)
     )
     report = where(REPORT)

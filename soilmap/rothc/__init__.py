@@ -17,9 +17,16 @@ inputfile, results
     ``month_results.csv``.
 point
     A run of one ``RothC_input.dat`` as the official programs do it.
-calibrate, grid, climate, run
-    Gridded runs: inputs scaled to the observed stock, dask ``map_blocks``, monthly
-    climate stacks, the ``[rothc]`` configuration.
+calibrate, cells, grid
+    Gridded runs: inputs scaled to the observed stock, the run of an array of cells,
+    dask ``map_blocks``.
+inputs, params, cellparams, npp
+    The ``[rothc]`` rasters (clay, monthly climate stacks, carbon inputs) with units and
+    range checks, the land-use groups' parameters and scenario presets, per-cell
+    parameters, carbon inputs from the Miami NPP model.
+run, table
+    ``soilmap rothc run``: the whole gridded run from a run description, written to
+    ``<out>/rothc/``, and its regional table.
 
 References
 ----------

@@ -70,6 +70,11 @@ class GridInputs:
     warmup: tuple[xr.DataArray, xr.DataArray, xr.DataArray] | None = None
 
 
+#: Cells run together inside a block: the float64 working set (warm-up months, pools per
+#: scenario) is bounded by this batch, not by the chunk (~8 KB a cell with 20 years).
+BATCH_CELLS = 1 << 14
+
+
 def _block(
     flat: npt.NDArray[np.float64],
     monthly: npt.NDArray[np.float64],
@@ -81,8 +86,36 @@ def _block(
     names: Sequence[str],
 ) -> npt.NDArray[np.float64]:
     shape = flat.shape[1:]
-    f = flat.reshape(flat.shape[0], -1).astype(np.float64)
-    mo = monthly.reshape(monthly.shape[0], -1).astype(np.float64)
+    f_all = flat.reshape(flat.shape[0], -1)
+    mo_all = monthly.reshape(monthly.shape[0], -1)
+    w_all = warm.reshape(warm.shape[0], -1)
+    n = f_all.shape[1]
+    out = np.empty((len(names), n))
+    for i in range(0, n, BATCH_CELLS):
+        cells = slice(i, min(i + BATCH_CELLS, n))
+        out[:, cells] = _batch(
+            f_all[:, cells].astype(np.float64),
+            mo_all[:, cells].astype(np.float64),
+            w_all[:, cells],
+            depth=depth,
+            scenarios=scenarios,
+            horizons=horizons,
+            names=names,
+        )
+    return out.reshape((len(names), *shape))
+
+
+def _batch(
+    f: npt.NDArray[np.float64],
+    mo: npt.NDArray[np.float64],
+    warm: npt.NDArray[np.float64],
+    *,
+    depth: float,
+    scenarios: Mapping[str, float],
+    horizons: Sequence[int],
+    names: Sequence[str],
+) -> npt.NDArray[np.float64]:
+    """The model of a batch of cells (arrays with cells last)."""
     clay, soc, plant, dpm_rpm, fym = f
     temp, rain, evap, cover, share, factor = (mo[12 * i : 12 * i + 12] for i in range(6))
     co2, bio, hum = partition(clay)
@@ -91,7 +124,7 @@ def _block(
     clim = Climate(temp, rain, evap, cov, factor)
     warmup = None
     if warm.shape[0] > 1:
-        w = warm.reshape(warm.shape[0], -1).astype(np.float64)
+        w = warm.astype(np.float64)
         nw = w.shape[0] // 3
         reps = nw // 12
         warmup = Climate(
@@ -105,7 +138,7 @@ def _block(
         fym=split_inputs(np.zeros_like(share), dpm_rpm, fym / 12.0 + 0 * share).transpose(1, 0, 2),
     )
     out = run_cells(soil, forcing, soc, iom_falloon(soc), scenarios=scenarios, horizons=horizons)
-    return np.stack([out[k] for k in names]).reshape((len(names), *shape))
+    return np.stack([out[k] for k in names])
 
 
 def output_names(scenarios: Mapping[str, float], horizons: Sequence[int]) -> list[str]:
@@ -182,11 +215,13 @@ def run_grid(
     return xr.Dataset(layers)
 
 
-def target_layers(ds: xr.Dataset, scenarios: Mapping[str, float], years: int) -> xr.Dataset:
+def target_layers(
+    ds: xr.Dataset, scenarios: Mapping[str, float], years: int, *, rate: float = 0.004
+) -> xr.Dataset:
     """Add the absolute sequestration rate and the share of the 4 ‰ target per scenario.
 
     ``asr_<s>`` = (SOC at ``years`` − SOC at t0) / ``years`` (t C ha-1 yr-1) and
-    ``attainable_share_of_target_<s>`` = RothC gain / (0.004 × SOC t0 × ``years``)
+    ``attainable_share_of_target_<s>`` = RothC gain / (``rate`` × SOC t0 × ``years``)
     (dimensionless; NaN where not calibrated or the stock is zero).
 
     Parameters
@@ -197,16 +232,19 @@ def target_layers(ds: xr.Dataset, scenarios: Mapping[str, float], years: int) ->
         The scenarios of the run.
     years : int
         The horizon, years after t0.
+    rate : float
+        The target's relative annual growth (0.004: 4 per 1000).
     """
     out = ds.copy()
     t0 = ds["soc_t0"]
-    target = 0.004 * t0 * years
+    target = rate * t0 * years
     for s in scenarios:
         gain = ds[f"soc_{s}_{years}"] - t0
         asr = gain / years
         asr.attrs = {"units": "t C ha-1 yr-1", "long_name": f"RothC sequestration rate {s}"}
         share = (gain / target.where(target > 0)).rename(None)
-        share.attrs = {"units": "1", "long_name": f"RothC gain / 4 per 1000 gain, {s}"}
+        name = f"RothC gain / {rate * 1000:g} per 1000 gain, {s}"
+        share.attrs = {"units": "1", "long_name": name}
         out[f"asr_{s}"] = asr
         out[f"attainable_share_of_target_{s}"] = share
     return out

@@ -112,3 +112,13 @@ def test_attainable_share_by_hand():
     assert out["attainable_share_of_target_SSM1"].values[0, 0] == 0.5
     assert np.isnan(out["attainable_share_of_target_SSM1"].values[0, 1])
     assert out["asr_SSM1"].values[0, 0] == 0.1
+
+
+def test_cell_batches_inside_a_block_change_no_bit(monkeypatch):
+    import soilmap.rothc.grid as grid
+
+    whole = run_grid(_inputs(6), scenarios=SCEN, horizons=H).compute()
+    monkeypatch.setattr(grid, "BATCH_CELLS", 7)  # 30 cells: batches of 7, 7, 7, 7, 2
+    batched = run_grid(_inputs(6), scenarios=SCEN, horizons=H).compute()
+    for k in whole.data_vars:
+        np.testing.assert_array_equal(whole[k].values, batched[k].values)
