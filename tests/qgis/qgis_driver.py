@@ -84,6 +84,8 @@ def _layers() -> list[dict]:
     project = QgsProject.instance()
     root = project.layerTreeRoot()
     rows = []
+    # Position in the layer tree, 0 at the top (drawn last).
+    order = {n.layerId(): i for i, n in enumerate(root.findLayers())}
     for layer in project.mapLayers().values():
         if layer.type() == QgsMapLayerType.RasterLayer:
             renderer = layer.renderer().type() if layer.renderer() else None
@@ -99,6 +101,7 @@ def _layers() -> list[dict]:
                 "labels": bool(getattr(layer, "labelsEnabled", lambda: False)()),
                 "visible": bool(node.isVisible()) if node else None,
                 "valid": layer.isValid(),
+                "tree_index": order.get(layer.id()),
             }
         )
     return rows
