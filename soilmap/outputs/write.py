@@ -126,14 +126,8 @@ class Paletted:
     entries: tuple[tuple[int, str, str], ...]
     needs_range = False
 
-    def xml(
-        self,
-        units: str,
-        vmin: float,
-        vmax: float,
-        stretch: tuple[float, float] | None = None,
-    ) -> str:
-        """The QML document (the range is not used)."""
+    def xml(self, *_computed: object) -> str:
+        """The QML document; takes :meth:`Continuous.xml`'s arguments and uses none."""
         return paletted_style(list(self.entries))
 
 
