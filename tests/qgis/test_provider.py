@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import shapely
+from pyproj import Geod
 from realdata import DATA
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,6 +70,9 @@ pytestmark = [
     pytest.mark.realdata,  # the GSOCseq maps of Bhutan
 ]
 BHUTAN = DATA / "gsocseq" / "bhutan"
+#: A 10 km x 10 km exclusion square inside region ET0104 of the sample (UTM 37N).
+MASK_SQUARE = shapely.box(557500.0, 1396400.0, 567500.0, 1406400.0)
+ESA_CCI_TABLE = REPO / "soilmap" / "landuse" / "presets" / "esa_cci_lc.csv"
 BHUTAN_REGIONS = DATA / "gsocseq" / "bhutan_admin1.gpkg"
 
 
@@ -116,7 +121,13 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
     flags = ["--soc", soc, "--soc-units", "t C ha-1", "--landcover", landcover]
     flags += ["--landcover-scheme", "esa_cci_lc", "--regions", one, "--region-id", "region_id"]
     flags += ["--region-name", "region_name"]
-    done = _soilmap("run", *flags, "--out", cli_flags, "--progress", "none")
+    # An exclusion square inside the region; a compound 0.5 %/yr from 2018.
+    mask = tmp / "exclude.gpkg"
+    gpd.GeoDataFrame(geometry=[MASK_SQUARE], crs="EPSG:32637").to_file(mask, layer="exclude")
+    scenario = ["--rate", "0.005", "--growth", "compound", "--start-year", "2018"]
+    done = _soilmap(
+        "run", *flags, "--exclude", mask, *scenario, "--out", cli_flags, "--progress", "none"
+    )
     assert done.returncode == 0, done.stderr
     bad = _soilmap("run", *flags[:2], "--soc-units", "kg C m-2", *flags[4:], "--out", tmp / "b")
     cli_zonal = tmp / "cli_zonal.csv"
@@ -172,8 +183,16 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
         },
         "fields": {
             "algorithm": "soilmap:run",
-            "parameters": {**fields, "OUTPUT": str(qgis_flags)},
+            "parameters": {
+                **fields,
+                "SCHEME_TABLE": str(ESA_CCI_TABLE),  # the preset's own table, as a file
+                "RATE": 0.005,
+                "GROWTH": 1,  # compound
+                "START_YEAR": 2018,
+                "OUTPUT": str(qgis_flags),
+            },
             "raster_layers": {"SOC": f"/vsizip/{zipped}/soc_stock.tif"},
+            "memory_layer_lists": {"EXCLUDE": [str(mask)]},
             "memory_layers": {
                 "REGIONS": {
                     "path": str(sample_dir / "tigray_regions.gpkg"),
@@ -195,6 +214,15 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
                 "SOC_UNITS": 3,  # kg C m-2: the values are t C ha-1
                 "REGIONS": str(one),
                 "OUTPUT": str(tmp / "q_bad"),
+            },
+        },
+        "bad_cluster": {
+            "algorithm": "soilmap:run",
+            "parameters": {
+                "CONFIG": str(config),
+                "OUTPUT": str(tmp / "q_cluster"),
+                "WORKERS": 2,
+                "MEMORY_LIMIT": "4 parsecs",
             },
         },
         "raster_as_regions": {
@@ -266,6 +294,7 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
         "png": png,
         "cli_gsocseq": cli_gsocseq,
         "qgis_gsocseq": tmp / "qgis_gsocseq",
+        "cli_cfg_table": cli_cfg / "zonal_stats.csv",
         "cli_sample": cli_sample,
         "qgis_sample": tmp / "qgis_sample.csv",
         "soc": soc,
@@ -299,12 +328,41 @@ def test_run_outputs_are_bit_identical_to_the_cli(session, step, qgis, cli):
 
 def test_layers_soilmap_cannot_read_are_exported(session):
     """A memory layer with one of two regions selected reached soilmap as one region; a
-    raster inside a zip (/vsizip/) as a GeoTIFF: outputs equal the CLI's (test above)."""
+    raster inside a zip (/vsizip/) as a GeoTIFF; an exclusion mask in memory as a file:
+    outputs equal the CLI's (test above)."""
     table = pd.read_csv(session["paths"]["qgis_flags"] / "zonal_stats.csv")
     assert set(table["region_id"]) == {"ET0104"}
     log = _log_text(_step(session, "fields"))
     assert "[regions]" in log and "soilmap_run.toml" in log
     assert "soc_stock: exported to" in log
+    assert "exclude0_in_memory: exported to" in log
+
+
+def test_run_fields_reach_the_engine(session):
+    """Exclusion mask, class-table file, rate, growth and start year of the form: the
+    10 000 ha square is excluded (less what was excluded already), the rate is 0.5 %/yr
+    compound from 2018, checked on the table against the config run's (0.4 %, linear)."""
+    table = pd.read_csv(session["paths"]["qgis_flags"] / "zonal_stats.csv")
+    base = pd.read_csv(session["paths"]["cli_cfg_table"])
+    base = base[base["region_id"] == "ET0104"]
+
+    def excluded(t: pd.DataFrame) -> float:
+        return float(t.loc[t["landuse"] == "excluded", "area_ha"].sum())
+
+    # The square held no excluded cell before: its whole geodesic area is added.
+    square = gpd.GeoSeries([MASK_SQUARE.segmentize(100.0)], crs="EPSG:32637").to_crs(4326)
+    area_ha = abs(Geod(ellps="WGS84").geometry_area_perimeter(square[0])[0]) / 1e4
+    assert 10_000.0 < area_ha < 10_010.0  # 10 km x 10 km, UTM scale factor < 1
+    assert excluded(table) - excluded(base) == pytest.approx(area_ha, rel=1e-6)
+    eligible = table[table["eligible"] & (table["landuse"] != "all")]
+    assert len(eligible) == 3
+    assert set(eligible["rate_per_yr"]) == {0.005}
+    stock = eligible["soc_stock_t"]
+    # Compound growth: gain at 2030 = S (1.005^12 - 1), at 2050 = S (1.005^32 - 1).
+    np.testing.assert_allclose(eligible["gain_2030_t"], stock * (1.005**12 - 1), rtol=1e-5)
+    np.testing.assert_allclose(eligible["gain_2050_t"], stock * (1.005**32 - 1), rtol=1e-5)
+    log = _log_text(_step(session, "fields"))
+    assert f'scheme = "{ESA_CCI_TABLE}"' in log
 
 
 def test_progress_reaches_100_through_the_feedback(session):
@@ -461,3 +519,16 @@ def test_point_sampling_equals_the_cli(session):
         assert tq["soc_stock"][0] == pytest.approx(float(src.read(1)[10, 20]), rel=1e-9)
     assert tq["soc_stock"][1:].isna().all()
     assert {x["name"] for x in record["layers"]} >= {"qgis_sample"}
+
+
+def test_cluster_options_reach_the_engine(session):
+    """Workers and memory limit (advanced) are soilmap's flags; a memory limit soilmap
+    refuses is its ConfigError in the log (checked before a cluster starts)."""
+    record = _step(session, "bad_cluster")
+    commands = [text for kind, text in record["log"] if kind == "command"]
+    assert len(commands) == 1 and commands[0].endswith(
+        "--workers 2 --memory-limit '4 parsecs' --progress json"
+    ), commands
+    errors = [text for kind, text in record["log"] if kind == "error"]
+    expected = "ConfigError: memory limit '4 parsecs': write it like '2GB', '1.5GiB' or '800MB'."
+    assert record["ok"] is False and any(expected in e for e in errors), errors
