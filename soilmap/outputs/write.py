@@ -12,6 +12,7 @@ together or not at all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -256,25 +257,16 @@ def write_tables(
 
     def gpkg() -> None:
         path = stage.path(f"{stem}.gpkg")
+        write_table = functools.partial(
+            write_gpkg, table, path, layer=stem, metadata=dict(metadata), units=units
+        )
         if not with_regions:
-            write_gpkg(
-                table,
-                path,
-                layer=stem,
-                metadata=dict(metadata),
-                units=units,
-                style_column=style_column,
-            )
+            write_table(style_column=style_column)
             return
         first = str(table["scenario"].iloc[0])
         rows = (table["landuse"] == "all") & (table["scenario"] == first)
         quoted = first.replace("'", "''")
-        write_gpkg(
-            table,
-            path,
-            layer=stem,
-            metadata=dict(metadata),
-            units=units,
+        write_table(
             style_expression=(
                 f"CASE WHEN \"landuse\" = 'all' AND \"scenario\" = '{quoted}' "
                 'THEN "sequestration_t_per_yr" / "region_area_ha" END'
