@@ -4,9 +4,11 @@ soilmap writes a ``.qml`` beside every raster and a default style per GeoPackage
 layer (its ``layer_styles`` table).  The layers are handed to Processing to load
 when the algorithm ends (in the project the algorithm ran for); a post-processor
 then applies those styles explicitly (Processing itself loads result layers without
-their default style) and leaves one raster and one vector layer visible, so the
-map is legible (the other rasters are under it anyway; ``zonal_stats`` holds one
-polygon per region × land use × scenario, stacked).
+their default style) and leaves one layer visible, so the map is legible: after a
+run the main raster (the other rasters are under it anyway); the ``regions``
+choropleth is loaded above it but unticked, since its opaque fills would hide the
+raster and nested regions (a country and its provinces) hide each other;
+``zonal_stats`` holds one polygon per region × land use × scenario, stacked.
 """
 
 from __future__ import annotations

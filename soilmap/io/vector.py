@@ -13,7 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -42,6 +42,7 @@ __all__ = [
     "InvalidPolicy",
     "RegionsReport",
     "read_regions",
+    "read_vector",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,37 @@ class RegionsReport:
     duplicates: tuple[str, ...] = ()
     #: Why each repaired geometry was invalid (GEOS's reason), in ``repaired`` order.
     invalid_reasons: tuple[str, ...] = ()
+
+
+def read_vector(path: Path, what: str, name: str, **options: Any) -> gpd.GeoDataFrame:
+    """Read a vector file with pyogrio; a missing or unreadable file is a typed error.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Local file, URL or GDAL ``/vsi*`` path (checked through GDAL).
+    what : str
+        What the file is, for the messages, e.g. ``"regions file"``.
+    name : str
+        The path as the messages quote it.
+    **options
+        Passed to :func:`geopandas.read_file` (``layer``, ``fid_as_index`` ...).
+
+    Raises
+    ------
+    soilmap.errors.InputNotFoundError
+        The file does not exist (or a URL cannot be reached).
+    soilmap.errors.InputError
+        pyogrio cannot read it (its message is kept).
+    """
+    if is_virtual(path):
+        check_virtual(path, what)  # URLs and /vsi* paths: GDAL's own answer
+    elif not path.exists():
+        raise InputNotFoundError(f"{what} {name} does not exist. Check the path.")
+    try:
+        return gpd.read_file(gdal_path(path), engine="pyogrio", **options)
+    except _READ_ERRORS as exc:
+        raise InputError(f"{what} {name} cannot be read ({exc}).") from exc
 
 
 def _crs_label(crs) -> str:
@@ -205,14 +237,7 @@ def _read_checked(
     bool
         Whether the CRS was assumed.
     """
-    if is_virtual(p):
-        check_virtual(p, "regions file")  # URLs and /vsi* paths: GDAL's own answer
-    elif not p.exists():
-        raise InputNotFoundError(f"regions file {str(p)!r} does not exist. Check the path.")
-    try:
-        gdf = gpd.read_file(gdal_path(p), layer=layer, engine="pyogrio", fid_as_index=fid_as_index)
-    except _READ_ERRORS as exc:
-        raise InputError(f"regions file {str(p)!r} cannot be read ({exc}).") from exc
+    gdf = read_vector(p, "regions file", repr(str(p)), layer=layer, fid_as_index=fid_as_index)
     names = [c for c in gdf.columns if c != gdf.geometry.name]
     for label, field in fields:
         if field is not None and field not in gdf.columns:

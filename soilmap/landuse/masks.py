@@ -18,40 +18,27 @@ import dask.array as dsa
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 import xarray as xr
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 from exactextract import exact_extract
 from exactextract.raster import NumPyRasterSource
-from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
 from soilmap.errors import (
     CRSError,
     GridMismatchError,
     InputError,
-    InputNotFoundError,
     NoOverlapError,
 )
 from soilmap.grid import Grid, check_chunks
-from soilmap.io.paths import check_virtual, gdal_path, is_virtual
+from soilmap.io.paths import gdal_path
 from soilmap.io.raster import read_layout
+from soilmap.io.vector import read_vector
 from soilmap.landuse.regrid import _check_integer, _split, fraction_array
 from soilmap.landuse.table import LUT_NODATA, GroupIndexer
 from soilmap.meta import append_history
-
-# Every error pyogrio raises while reading (there is no FieldTypeError: naming it
-# raised AttributeError and hid the real cause).
-_READ_ERRORS = (
-    DataSourceError,
-    DataLayerError,
-    pyogrio.errors.FeatureError,
-    pyogrio.errors.FieldError,
-    pyogrio.errors.GeometryError,
-    pyogrio.errors.CRSError,
-)
 
 __all__ = ["EXCLUDED", "apply_exclusion", "raster_mask_fraction", "vector_mask_fraction"]
 
@@ -299,14 +286,7 @@ def _read_polygons(
     else:
         path = Path(source)
         name = repr(gdal_path(path))
-        if is_virtual(path):
-            check_virtual(path, "mask file")
-        elif not path.exists():
-            raise InputNotFoundError(f"mask file {name} does not exist. Check the path.")
-        try:
-            gdf = gpd.read_file(gdal_path(path), layer=layer, engine="pyogrio")
-        except _READ_ERRORS as exc:
-            raise InputError(f"mask file {name} cannot be read ({exc}).") from exc
+        gdf = read_vector(path, "mask file", name, layer=layer)
     if len(gdf) == 0:
         raise InputError(f"mask {name} holds no features.")
     if gdf.crs is None:

@@ -12,6 +12,7 @@ together or not at all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,14 +127,8 @@ class Paletted:
     entries: tuple[tuple[int, str, str], ...]
     needs_range = False
 
-    def xml(
-        self,
-        units: str,
-        vmin: float,
-        vmax: float,
-        stretch: tuple[float, float] | None = None,
-    ) -> str:
-        """The QML document (the range is not used)."""
+    def xml(self, *_computed: object) -> str:
+        """The QML document; takes :meth:`Continuous.xml`'s arguments and uses none."""
         return paletted_style(list(self.entries))
 
 
@@ -262,25 +257,16 @@ def write_tables(
 
     def gpkg() -> None:
         path = stage.path(f"{stem}.gpkg")
+        write_table = functools.partial(
+            write_gpkg, table, path, layer=stem, metadata=dict(metadata), units=units
+        )
         if not with_regions:
-            write_gpkg(
-                table,
-                path,
-                layer=stem,
-                metadata=dict(metadata),
-                units=units,
-                style_column=style_column,
-            )
+            write_table(style_column=style_column)
             return
         first = str(table["scenario"].iloc[0])
         rows = (table["landuse"] == "all") & (table["scenario"] == first)
         quoted = first.replace("'", "''")
-        write_gpkg(
-            table,
-            path,
-            layer=stem,
-            metadata=dict(metadata),
-            units=units,
+        write_table(
             style_expression=(
                 f"CASE WHEN \"landuse\" = 'all' AND \"scenario\" = '{quoted}' "
                 'THEN "sequestration_t_per_yr" / "region_area_ha" END'

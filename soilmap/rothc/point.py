@@ -20,6 +20,16 @@ from soilmap.rothc.modifiers import soil_water
 
 #: The official spin-up's stopping rule: yearly change of the active pools, t C ha-1.
 SPINUP_TOLERANCE = 1e-6
+#: The pool, SOC and CO2 columns ending both official result tables, t C ha-1.
+POOL_COLUMNS = (
+    "DPM_t_C_ha",
+    "RPM_t_C_ha",
+    "BIO_t_C_ha",
+    "HUM_t_C_ha",
+    "IOM_t_C_ha",
+    "SOC_t_C_ha",
+    "CO2_t_C_ha",
+)
 #: Columns of ``month_results.csv`` (official names; RM_* and PC dimensionless).
 MONTH_COLUMNS = (
     "Year",
@@ -34,13 +44,7 @@ MONTH_COLUMNS = (
     "RM_Moist",
     "PC",
     "RM_PC",
-    "DPM_t_C_ha",
-    "RPM_t_C_ha",
-    "BIO_t_C_ha",
-    "HUM_t_C_ha",
-    "IOM_t_C_ha",
-    "SOC_t_C_ha",
-    "CO2_t_C_ha",
+    *POOL_COLUMNS,
 )
 
 

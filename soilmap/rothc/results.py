@@ -15,22 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from soilmap.errors import OutputExistsError
-from soilmap.rothc.point import MONTH_COLUMNS, PointResult
+from soilmap.rothc.point import MONTH_COLUMNS, POOL_COLUMNS, PointResult
 
 __all__ = ["MONTH_COLUMNS", "YEAR_COLUMNS", "write_results", "year_table"]
 
 #: Columns of ``year_results.csv``.
-YEAR_COLUMNS = (
-    "Year",
-    "Month",
-    "DPM_t_C_ha",
-    "RPM_t_C_ha",
-    "BIO_t_C_ha",
-    "HUM_t_C_ha",
-    "IOM_t_C_ha",
-    "SOC_t_C_ha",
-    "CO2_t_C_ha",
-)
+YEAR_COLUMNS = ("Year", "Month", *POOL_COLUMNS)
 
 
 def year_table(result: PointResult) -> pd.DataFrame:

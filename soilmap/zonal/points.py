@@ -18,14 +18,13 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import rasterio
-from pyogrio.errors import DataLayerError, DataSourceError
 
-from soilmap.errors import CRSError, InputError, InputNotFoundError, OutputExistsError
-from soilmap.io.paths import check_virtual, gdal_path, is_virtual
+from soilmap.errors import CRSError, InputError, OutputExistsError
+from soilmap.io.paths import gdal_path
 from soilmap.io.raster import gdal_env, read_layout
 from soilmap.io.staging import OutputStage
+from soilmap.io.vector import read_vector
 from soilmap.landuse.codes import float_codes, is_float_codes
 from soilmap.landuse.schemes import load_class_table
 from soilmap.landuse.table import LUT_NODATA
@@ -56,14 +55,7 @@ def read_points(
     """
     p = Path(path)
     name = repr(gdal_path(p))
-    if is_virtual(p):
-        check_virtual(p, "points file")
-    elif not p.exists():
-        raise InputNotFoundError(f"points file {name} does not exist. Check the path.")
-    try:
-        gdf = gpd.read_file(gdal_path(p), layer=layer, engine="pyogrio", fid_as_index=True)
-    except (DataSourceError, DataLayerError, pyogrio.errors.FieldTypeError) as exc:
-        raise InputError(f"points file {name} cannot be read ({exc}).") from exc
+    gdf = read_vector(p, "points file", name, layer=layer, fid_as_index=True)
     if id_field is not None and id_field not in gdf.columns:
         fields = [c for c in gdf.columns if c != gdf.geometry.name]
         raise InputError(

@@ -9,7 +9,8 @@ the log, then the result layers loaded into the project), optionally cancels it 
 the progress passes ``cancel_at`` %, and records the log, the progress values, the
 results and the project's layers (name, source, renderer type, visibility).
 ``memory_layers`` gives parameters as memory copies of files with some features
-selected ("selected features only"), ``raster_layers`` as raster layers of the
+selected ("selected features only"), ``memory_layer_lists`` as lists of memory copies
+(a multiple-layers parameter), ``raster_layers`` as raster layers of the
 project, ``snapshot`` hashes a folder before and after, ``render`` writes a PNG of
 the project's visible layers.  RESULT is the record, as JSON.
 """
@@ -84,6 +85,8 @@ def _layers() -> list[dict]:
     project = QgsProject.instance()
     root = project.layerTreeRoot()
     rows = []
+    # Position in the layer tree, 0 at the top (drawn last).
+    order = {n.layerId(): i for i, n in enumerate(root.findLayers())}
     for layer in project.mapLayers().values():
         if layer.type() == QgsMapLayerType.RasterLayer:
             renderer = layer.renderer().type() if layer.renderer() else None
@@ -99,6 +102,7 @@ def _layers() -> list[dict]:
                 "labels": bool(getattr(layer, "labelsEnabled", lambda: False)()),
                 "visible": bool(node.isVisible()) if node else None,
                 "valid": layer.isValid(),
+                "tree_index": order.get(layer.id()),
             }
         )
     return rows
@@ -115,19 +119,23 @@ def _tree(folder: str) -> dict[str, str]:
     return digests
 
 
-def _memory_layer(spec: dict):
-    """A memory copy of a vector file with the features of ``select`` selected."""
-    from qgis.core import (
-        QgsFeatureRequest,
-        QgsProcessingFeatureSourceDefinition,
-        QgsProject,
-        QgsVectorLayer,
-    )
+def _memory_copy(path: str, name: str):
+    """A memory layer of the project holding the features of a vector file."""
+    from qgis.core import QgsFeatureRequest, QgsProject, QgsVectorLayer
 
-    source = QgsVectorLayer(spec["path"], "regions_file", "ogr")
+    source = QgsVectorLayer(path, f"{name}_file", "ogr")
+    assert source.isValid(), path
     layer = source.materialize(QgsFeatureRequest())
-    layer.setName("regions_in_memory")
+    layer.setName(f"{name}_in_memory")
     QgsProject.instance().addMapLayer(layer)
+    return layer
+
+
+def _memory_layer(name: str, spec: dict):
+    """A memory copy of a vector file with the features of ``select`` selected."""
+    from qgis.core import QgsProcessingFeatureSourceDefinition
+
+    layer = _memory_copy(spec["path"], name.lower())
     layer.selectByExpression(spec["select"])
     return QgsProcessingFeatureSourceDefinition(layer.id(), True)
 
@@ -158,7 +166,9 @@ def _step(step: dict) -> dict:
         return record
     params = dict(step["parameters"])
     for name, spec in step.get("memory_layers", {}).items():
-        params[name] = _memory_layer(spec)
+        params[name] = _memory_layer(name, spec)
+    for name, paths in step.get("memory_layer_lists", {}).items():
+        params[name] = [_memory_copy(p, f"{name.lower()}{i}").id() for i, p in enumerate(paths)]
     for name, uri in step.get("raster_layers", {}).items():
         params[name] = _raster_layer(uri)
     if step.get("snapshot"):

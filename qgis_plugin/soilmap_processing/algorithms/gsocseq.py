@@ -153,6 +153,6 @@ class GsocseqAlgorithm(SoilmapAlgorithm):
         top = os.path.splitext(os.path.basename(shares[0]))[0] if shares else "target_rate"
         load_rasters(context, out_dir, rasters, top)
         table = os.path.join(out_dir, "gsocseq_comparison.gpkg")
-        load_gpkg(context, table, visible=("regions",))
+        load_gpkg(context, table, visible=())  # hidden over the raster map, as in soilmap:run
         link_report(out_dir, feedback)
         return {self.OUTPUT: out_dir, self.TABLE: table if os.path.isfile(table) else None}

@@ -319,7 +319,8 @@ class RunAlgorithm(SoilmapAlgorithm):
         self.run_engine(self.command(parameters, context, feedback, out_dir), feedback)
         load_rasters(context, out_dir, output_rasters(out_dir), "sequestration_rate")
         zonal = os.path.join(out_dir, "zonal_stats.gpkg")
-        load_gpkg(context, zonal, visible=("regions",))
+        # Hidden: its opaque choropleth would cover the raster map (ticking it shows it).
+        load_gpkg(context, zonal, visible=())
         return {
             self.OUTPUT: out_dir,
             self.ZONAL: zonal if os.path.isfile(zonal) else None,
