@@ -124,7 +124,11 @@ def raster_map(
         # The legend's unit where the band's is a bare ratio ("1"): "x target" says more.
         bar.set_label(ov.units if ov.units not in ("", "1") else _legend_unit(p) or ov.units)
     if regions is not None and len(regions):
-        regions.to_crs(ov.crs).boundary.plot(ax=ax, color="#222222", linewidth=0.6)
+        # Outlines simplified to half a map pixel: admin boundaries carry millions of
+        # vertices that a 1000-pixel map cannot show and matplotlib draws slowly.
+        pixel = (ov.extent[1] - ov.extent[0]) / max(1, ov.values.shape[1])
+        outlines = regions.to_crs(ov.crs).boundary.simplify(pixel / 2)
+        outlines.plot(ax=ax, color="#222222", linewidth=0.6)
         ax.set_xlim(ov.extent[0], ov.extent[1])
         ax.set_ylim(ov.extent[2], ov.extent[3])
     ax.add_artist(
