@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dask
 import numpy as np
@@ -219,13 +220,13 @@ class _RecordingFile(io.FileIO):
         super().__init__(path, "rb" if "r" in mode else mode)
         self._log = log
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         at = self.tell()
         data = super().read(size)
         self._log.append((at, len(data)))
         return data
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: Any) -> int:
         at = self.tell()
         n = super().readinto(buffer) or 0
         self._log.append((at, n))
@@ -265,7 +266,7 @@ def count_tiff_reads() -> Iterator[dict[str, TiffReads]]:
             f._log = logs[str(Path(path).resolve())]
         return f
 
-    def recording_open(fp, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+    def recording_open(fp: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         local = isinstance(fp, (str, os.PathLike)) and Path(fp).suffix.lower() == ".tif"
         if local and mode == "r" and "opener" not in kwargs and Path(fp).is_file():
             kwargs["opener"] = opener
