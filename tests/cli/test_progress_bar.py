@@ -139,3 +139,26 @@ def test_notebook_gets_a_widget_bar(tmp_path):
     ]
     assert widgets, outputs
     assert "soilmap compute" in widgets[0]["data"]["text/plain"]
+
+
+@pytest.mark.slow
+def test_on_a_cluster_the_bar_names_it_and_counts_its_windows(sample_dir, tmp_path):
+    """On a Dask cluster the windows are counted as they come back from the workers."""
+    import dataclasses
+
+    from soilmap.config import load_config
+    from soilmap.pipeline.run import run
+
+    cfg = load_config(sample_dir / "tigray.toml").with_output(tmp_path / "o")
+    cfg = dataclasses.replace(cfg, workers=1, chunks=(128, 128))
+    events: list[ProgressEvent] = []
+    run(cfg, progress=events.append)
+    compute = [e for e in events if e.stage == "compute"]
+    assert compute[0].detail.startswith("local cluster of 1 processes")
+    assert [e.done for e in compute] == list(range(1, len(compute) + 1)) and len(compute) > 1
+    assert compute[-1].cells == compute[-1].cells_total == 372 * 349
+    buf = io.StringIO()
+    show = progress_bar(file=buf)
+    for e in events:
+        show(e)
+    assert "soilmap compute: local cluster of 1 processes" in buf.getvalue()
