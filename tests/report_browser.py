@@ -1,6 +1,7 @@
 """Render a report.html in real headless Chromium (Debian's package, driven by playwright).
 
-Imported by the report tests as ``report_browser`` (this folder is on ``sys.path``)."""
+The ``render`` fixture (tests/conftest.py) and :func:`check_page` of the report tests.
+"""
 
 from __future__ import annotations
 
@@ -38,8 +39,7 @@ _TABLES_JS = """
 """
 
 
-@pytest.fixture
-def render(tmp_path: Path) -> Callable[[Path], dict[str, Any]]:
+def make_renderer(tmp_path: Path) -> Callable[[Path], dict[str, Any]]:
     """Open a report in Chromium; return what loaded, its images, numbers and tables.
 
     The screen and print screenshots are saved in the test's temp folder
