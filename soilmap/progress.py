@@ -22,6 +22,7 @@ Example
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -105,6 +106,9 @@ def _bar_for(event: ProgressEvent, file: Any) -> Any:
         leave=False,
         dynamic_ncols=True,
         mininterval=0.5,
+        # Average speed since the stage began: windows cost about the same, so this
+        # is the steadiest estimate of the time left.
+        smoothing=0,
     )
     if event.detail:
         bar.write(f"soilmap {event.stage}: {event.detail}", file=bar.fp)
@@ -118,8 +122,12 @@ def progress_bar(file: Any = None) -> Progress:
     the bar shows cells/s and the time left (ETA); other stages count their steps.
     """
     bars: dict[str, Any] = {}
+    # When the previous event came: a stage's work began when the one before it ended,
+    # and its first event only comes once its first step is done.
+    last = [time.time()]
 
     def show(event: ProgressEvent) -> None:
+        began, last[0] = last[0], time.time()
         bar = bars.get(event.stage)
         if bar is None:
             for other in bars.values():
@@ -128,11 +136,12 @@ def progress_bar(file: Any = None) -> Progress:
             if event.stage == "done":
                 return
             bar = bars[event.stage] = _bar_for(event, file)
+            bar.start_t = bar.last_print_t = min(bar.start_t, began)
         counted = event.cells_total > 0
         bar.total = event.cells_total if counted else event.total
-        bar.update((event.cells if counted else event.done) - bar.n)
-        if counted:
+        if counted:  # before the update, which draws it
             bar.set_postfix_str(f"{event.done}/{event.total} {event.message}", refresh=False)
+        bar.update((event.cells if counted else event.done) - bar.n)
         if event.done >= event.total:
             bar.close()
             del bars[event.stage]

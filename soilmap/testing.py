@@ -3,14 +3,20 @@
 * :func:`raise_if_dask_computes` proves that a block of code stays lazy.
 * :func:`make_grid`, :func:`make_layer` and :func:`write_raster` build small
   georeferenced rasters whose answers can be worked out on paper.
+* :func:`count_tiff_reads` tells which resolution level of a GeoTIFF the bytes
+  read came from (a report must read overviews only).
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import io
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dask
 import numpy as np
@@ -24,6 +30,8 @@ from soilmap.grid import Grid
 
 __all__ = [
     "DaskComputeError",
+    "TiffReads",
+    "count_tiff_reads",
     "make_fractions",
     "make_grid",
     "make_layer",
@@ -148,3 +156,137 @@ def write_raster(
         if units:
             dst.set_band_unit(1, units)
     return Path(path)
+
+
+@dataclass
+class TiffReads:
+    """Bytes read from one GeoTIFF while :func:`count_tiff_reads` was active.
+
+    Attributes
+    ----------
+    full_resolution : int
+        Bytes that fell inside the tiles (or strips) of the full-resolution image.
+    overviews : int
+        Bytes inside the tiles of its overview levels.
+    other : int
+        Headers, tag values and anything between the tiles.
+    size : int
+        The file's size (bytes).
+    reads : list of (int, int)
+        Every read as ``(offset, length)``.
+    """
+
+    full_resolution: int = 0
+    overviews: int = 0
+    other: int = 0
+    size: int = 0
+    reads: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _tile_ranges(path: str, ovr: int | None) -> list[tuple[int, int]]:
+    """``(start, end)`` byte ranges of every block of one level of ``path`` (all bands)."""
+    out = []
+    with rasterio.open(path) as src:
+        h, w = src.block_shapes[0]
+        shape = src.shape if ovr is None else _overview_shape(src, ovr)
+        rows, cols = -(-shape[0] // h), -(-shape[1] // w)
+        for b in range(1, src.count + 1):
+            for r in range(rows):
+                for c in range(cols):
+                    off = src.get_tag_item(f"BLOCK_OFFSET_{c}_{r}", "TIFF", bidx=b, ovr=ovr)
+                    size = src.get_tag_item(f"BLOCK_SIZE_{c}_{r}", "TIFF", bidx=b, ovr=ovr)
+                    if off and size and int(size) > 0:
+                        out.append((int(off), int(off) + int(size)))
+    return sorted(out)
+
+
+def _overview_shape(src: rasterio.io.DatasetReader, ovr: int) -> tuple[int, int]:
+    f = src.overviews(1)[ovr]
+    return -(-src.height // f), -(-src.width // f)
+
+
+def _overlap(ranges: list[tuple[int, int]], start: int, end: int) -> int:
+    """Bytes of ``[start, end)`` inside the sorted, disjoint ``ranges``."""
+    i = max(0, bisect.bisect_right(ranges, (start, float("inf"))) - 1)
+    total = 0
+    while i < len(ranges) and ranges[i][0] < end:
+        total += max(0, min(end, ranges[i][1]) - max(start, ranges[i][0]))
+        i += 1
+    return total
+
+
+class _RecordingFile(io.FileIO):
+    def __init__(self, path: str, mode: str, log: list[tuple[int, int]]):
+        super().__init__(path, "rb" if "r" in mode else mode)
+        self._log = log
+
+    def read(self, size: int | None = -1) -> bytes:
+        at = self.tell()
+        data = super().read(size)
+        self._log.append((at, len(data)))
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        at = self.tell()
+        n = super().readinto(buffer) or 0
+        self._log.append((at, n))
+        return n
+
+
+@contextlib.contextmanager
+def count_tiff_reads() -> Iterator[dict[str, TiffReads]]:
+    """Record the bytes every local ``.tif`` opened with ``rasterio.open`` reads.
+
+    Inside the block, ``rasterio.open`` of a local GeoTIFF for reading goes through a
+    Python file object that logs each read; at the end each file's reads are split
+    into full-resolution tiles, overview tiles and the rest (from the file's own
+    ``BLOCK_OFFSET``/``BLOCK_SIZE`` items).  The yielded dict, keyed by the resolved
+    path, is filled when the block ends.
+
+    Examples
+    --------
+    >>> import numpy as np, rasterio, tempfile
+    >>> path = tempfile.mkdtemp() + "/a.tif"
+    >>> _ = write_raster(path, np.ones((64, 64)), make_grid((64, 64)))
+    >>> with count_tiff_reads() as reads:
+    ...     with rasterio.open(path) as src:
+    ...         _ = src.read(1)
+    >>> r = next(iter(reads.values()))
+    >>> r.full_resolution >= 64 * 64 * 8, r.overviews  # every strip of float64 values
+    (True, 0)
+    """
+    logs: dict[str, list[tuple[int, int]]] = {}
+    real_open = rasterio.open
+
+    def opener(path: str, mode: str = "rb") -> _RecordingFile:
+        log: list[tuple[int, int]] = []
+        f = _RecordingFile(path, mode, log)  # raises for the side files GDAL probes
+        if Path(path).suffix.lower() == ".tif":
+            logs.setdefault(str(Path(path).resolve()), []).extend(log)
+            f._log = logs[str(Path(path).resolve())]
+        return f
+
+    def recording_open(fp: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        local = isinstance(fp, (str, os.PathLike)) and Path(fp).suffix.lower() == ".tif"
+        if local and mode == "r" and "opener" not in kwargs and Path(fp).is_file():
+            kwargs["opener"] = opener
+        return real_open(fp, mode, *args, **kwargs)
+
+    result: dict[str, TiffReads] = {}
+    rasterio.open = recording_open
+    try:
+        yield result
+    finally:
+        rasterio.open = real_open
+    for path, log in logs.items():
+        full = _tile_ranges(path, None)
+        with rasterio.open(path) as src:
+            levels = len(src.overviews(1))
+        ovr = sorted(r for k in range(levels) for r in _tile_ranges(path, k))
+        counts = TiffReads(size=os.path.getsize(path), reads=list(log))
+        for at, n in log:
+            in_full, in_ovr = _overlap(full, at, at + n), _overlap(ovr, at, at + n)
+            counts.full_resolution += in_full
+            counts.overviews += in_ovr
+            counts.other += n - in_full - in_ovr
+        result[path] = counts

@@ -59,3 +59,11 @@ def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     cfg = load_config(need_data(sample_data_dir) / "tigray.toml").with_output(out)
     return run(cfg, progress=False)
+
+
+@pytest.fixture
+def render(tmp_path: Path):
+    """Open a report.html in real headless Chromium: what loaded, its images, numbers, tables."""
+    from report_browser import make_renderer
+
+    return make_renderer(tmp_path)

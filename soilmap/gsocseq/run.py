@@ -37,7 +37,8 @@ from soilmap.outputs.write import (
 )
 from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import Executed, Reduction, chunk_budget, execute
-from soilmap.progress import Progress, resolve
+from soilmap.progress import Progress, reporter, resolve
+from soilmap.report import REPORT, write_report
 from soilmap.scenario.model import CO2_PER_C
 from soilmap.zonal.regions import region_areas_on_grid, regions_on_grid
 from soilmap.zonal.sums import window_sums
@@ -355,7 +356,7 @@ def _run_comparison(args: _ComparisonArgs, compute: Compute) -> ComparisonResult
 
     tags = {"rate": rate, "period_years": period_years, "source": "FAO GSOCseq"}
     rasters = _rasters(maps, scenarios, tags)
-    names = output_names(list(rasters), [TABLE], formats=_FORMATS)
+    names = [*output_names(list(rasters), [TABLE], formats=_FORMATS), REPORT]
     with OutputStage(args["out_dir"], names, overwrite=args["overwrite"]) as stage:
         # Maps, zonal sums, totals, identities and counts share one read of every block
         # (see test_every_input_block_is_read_once).
@@ -406,7 +407,13 @@ def _run_comparison(args: _ComparisonArgs, compute: Compute) -> ComparisonResult
             timings=(t_start, t_compute),
         )
         write_manifest(stage, manifest)
+        # report.html and figures/ from the staged files, as `soilmap run` does.
+        tell = reporter(args["progress"])
+        tell("report", 0, 1, REPORT)
+        write_report(stage.dir, path_for=stage.path)
+        tell("report", 1, 1, REPORT)
         outputs = stage.commit()
+    tell("done", 1, 1, str(args["out_dir"]))
     log.info("wrote %d files to %s", len(outputs), args["out_dir"])
     return ComparisonResult(
         out_dir=Path(args["out_dir"]),

@@ -200,8 +200,11 @@ def _embed_palette(path: Path, entries: tuple[tuple[int, str, str], ...]) -> Non
     """Embed the classes' colour table, and their names as band tags, in the GeoTIFF.
 
     Any GIS then draws the classes in their colours without the ``.qml``; the COG copy
-    keeps both.  ``CLASS_<code>`` tags name each code (GeoTIFF has no internal place
-    for GDAL category names, which GDAL keeps in an ``.aux.xml`` side file).
+    keeps both.  ``CLASS_<code>`` band tags (the GDAL_METADATA TIFF tag) name each code:
+    GDAL before 3.12 (rasterio 1.4's wheels, QGIS 3.22's GDAL 3.6) keeps a GeoTIFF's
+    category names and raster attribute table only in an ``.aux.xml`` side file, which
+    a result folder must not hold, so QGIS labels the classes from the ``.qml``
+    (tests/outputs/test_landuse_qgis.py shows both in real QGIS).
     """
     import rasterio
 

@@ -48,10 +48,12 @@ def region_bars(
     top: int = 20,
     unit: str = "t C yr-1",
     ax: Any = None,
+    title: str = "Potential per region",
 ) -> Any:
     """Horizontal bars of ``column`` per region (``all`` rows): the ``top`` largest and the rest.
 
-    Regions are labelled ``name (id)``; the rest are summed in one bar.
+    Regions are labelled ``name (id)``; the rest are summed in one bar.  ``title`` is
+    followed by the scenario.
     """
     rows, sc = _first_scenario(table, scenario)
     rows = rows[rows["landuse"] == _ALL]
@@ -62,7 +64,7 @@ def region_bars(
     ax.set_yticks(range(len(values)), values.index, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"{column} ({unit})", fontsize=8)
-    ax.set_title(f"Potential per region, scenario {sc}", fontsize=10)
+    ax.set_title(f"{title}, scenario {sc}", fontsize=10)
     ax.tick_params(axis="x", labelsize=8)
     return ax
 

@@ -17,6 +17,18 @@ from soilmap.plot.read import MAP_CELLS, palette_of, read_overview
 __all__ = ["metres_per_unit", "raster_map"]
 
 
+def _legend_unit(path: Path) -> str:
+    """The unit the ``.qml``'s legend labels carry (``"0.25 x target"`` gives ``"x target"``)."""
+    qml = path.with_suffix(".qml")
+    if not qml.exists():
+        return ""
+    for item in ET.parse(qml).getroot().iter("item"):
+        number, _, unit = item.get("label", "").partition(" ")
+        if number and unit:
+            return unit
+    return ""
+
+
 def _continuous_colours(path: Path) -> tuple[mcolors.Colormap, float, float] | None:
     """The ramp and its ends as the ``.qml`` beside the raster draws them in QGIS."""
     qml = path.with_suffix(".qml")
@@ -109,9 +121,14 @@ def raster_map(
         cmap, lo, hi = style
         img = ax.imshow(ov.values, extent=ov.extent, cmap=cmap, vmin=lo, vmax=hi)
         bar = ax.figure.colorbar(img, ax=ax, shrink=0.8, extend="both")
-        bar.set_label(ov.units)
+        # The legend's unit where the band's is a bare ratio ("1"): "x target" says more.
+        bar.set_label(ov.units if ov.units not in ("", "1") else _legend_unit(p) or ov.units)
     if regions is not None and len(regions):
-        regions.to_crs(ov.crs).boundary.plot(ax=ax, color="#222222", linewidth=0.6)
+        # Outlines simplified to half a map pixel: admin boundaries carry millions of
+        # vertices that a 1000-pixel map cannot show and matplotlib draws slowly.
+        pixel = (ov.extent[1] - ov.extent[0]) / max(1, ov.values.shape[1])
+        outlines = regions.to_crs(ov.crs).boundary.simplify(pixel / 2)
+        outlines.plot(ax=ax, color="#222222", linewidth=0.6)
         ax.set_xlim(ov.extent[0], ov.extent[1])
         ax.set_ylim(ov.extent[2], ov.extent[3])
     ax.add_artist(

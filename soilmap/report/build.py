@@ -276,9 +276,9 @@ def write_report(
     zonal = read_zonal(d, stem)
     regions = read_regions_layer(d, stem)
     if gsocseq:
-        from soilmap.report.gsocseq import gsocseq_answer, gsocseq_figures
+        from soilmap.report.gsocseq import gsocseq_answer, gsocseq_figures, gsocseq_regions
 
-        answer = gsocseq_answer(manifest)
+        answer = gsocseq_answer(manifest) + gsocseq_regions(zonal)
         figs = gsocseq_figures(d, manifest, zonal, regions)
     else:
         answer = _answer(zonal, regions, manifest)
@@ -296,8 +296,13 @@ def write_report(
         "soilmap: GSOCseq and the 4 per 1000 target" if gsocseq else "soilmap: 4 per 1000 potential"
     )
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # A run builds the report in its hidden staging folder inside the output folder:
+    # the page names the output folder.
+    shown = d.resolve()
+    if shown.name.startswith(".soilmap-staging-"):
+        shown = shown.parent
     body = (
-        f'<h1>{e(title)}</h1><p class="meta">{e(d.resolve().name)} · report written {now} '
+        f'<h1>{e(title)}</h1><p class="meta">{e(shown.name)} · report written {now} '
         f"from run.json, the {stem} table and the rasters' overviews.</p>"
         + answer
         + "<h2>Maps and charts</h2>"
