@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from soilmap.errors import ConfigError
-from soilmap.soc._range_kernels import STATS, cell_layer, kept_layer, zero_shares
+from soilmap.soc._range_kernels import STATS, cell_layer, kept_layer, zero_share
 from soilmap.units import CANONICAL, conversion_factor
 
 __all__ = [
@@ -246,8 +246,9 @@ def range_check(
                 sentinels=(*SENTINELS, *extra_sentinels),
                 huge=HUGE,
             ),
+            # No coordinates: the engine slices these by position, and every
+            # coordinate makes each window's slice and sum slower to build.
             dims=da.dims,
-            coords=da.coords,
         )
         for stat in STATS
     }
@@ -282,14 +283,14 @@ def zero_reductions(stock: xr.DataArray, fractions: xr.DataArray) -> dict[str, R
 
     Keys ``"zeros:<group>"``; a cell whose stock is 0 counts its share of each group.
     """
-    shares = xr.DataArray(
-        zero_shares(stock.data, fractions.transpose("group", "y", "x").data),
-        dims=("group", "y", "x"),
-        coords={"group": fractions["group"]},
-    )
+    shares = fractions.transpose("group", "y", "x").data
+    groups = [str(v) for v in fractions["group"].values]
     return {
-        f"zeros:{g}": (shares.sel(group=g), "sum")
-        for g in [str(v) for v in fractions["group"].values]
+        f"zeros:{g}": (
+            xr.DataArray(zero_share(stock.data, shares, i), dims=("y", "x")),
+            "sum",
+        )
+        for i, g in enumerate(groups)
     }
 
 
