@@ -301,9 +301,7 @@ def _parse_yaml(
     meta = {k: _text(data.get(k)) for k in ("name", "title", "product", "source", "reference")}
     aliases = data.get("aliases") or []
     meta["aliases"] = ", ".join(map(str, aliases if isinstance(aliases, list) else [aliases]))
-    return _build(
-        entries, meta=meta, source=source, default_name=default_name, declared=declared
-    )
+    return _build(entries, meta=meta, source=source, default_name=default_name, declared=declared)
 
 
 def _text(value: Any) -> str:
