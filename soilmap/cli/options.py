@@ -197,7 +197,14 @@ def report_checks(result: RunResult, quiet: bool) -> None:
         more = f" ... and {len(order) - shown} more (run.json)" if len(order) > shown else ""
         click.echo(f"  scenario {name}: share with SOC data, lowest first: {listed}{more}", err=err)
         removed = s.get("cells_removed_by_rule") or {}
-        cells = ", ".join(f"{k} {n:,}" for k, n in removed.items()) or "no rule"
+        cells = ", ".join(f"{k} {n:,}" for k, n in removed.items()) or "none (no rule)"
         click.echo(f"  scenario {name}: cells removed by cleaning rules: {cells}", err=err)
+    zeros = {g: n for g, n in (vc.get("zero_stock_cells_by_group") or {}).items() if n}
+    if zeros:
+        click.echo(
+            "  exact zeros in the SOC stock, per land-use group: "
+            + ", ".join(f"{g} {n:,.6g} cells" for g, n in zeros.items()),
+            err=err,
+        )
     for w in vc.get("warnings", []):
         click.echo(f"  warning: {w}", err=True)

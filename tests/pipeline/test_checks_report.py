@@ -7,7 +7,8 @@ every area is a count of cells:
 * region A = columns 0-5 (60 ha), region B = columns 6-11 (60 ha);
 * 4 cells without SOC data in A (row 0, cols 0-3, cropland);
 * 2 cells of 900 and 950 t C ha-1 in B (col 6, rows 1-2, cropland), removed by the
-  declared ``valid_range = [0, 800]``.
+  declared ``valid_range = [0, 800]``;
+* 1 cell of exactly 0 t C ha-1 in A (row 3, col 1, cropland): data, but named.
 
 So: A has SOC data on 56 of 60 ha, B on 58 of 60; the eligible cropland with SOC data
 is 26 ha in A and 28 in B, 54 ha in all; no cell is grassland.
@@ -26,7 +27,7 @@ from click.testing import CliRunner
 
 from soilmap.cli.main import cli
 from soilmap.config import load_config
-from soilmap.errors import ClassTableError, ConfigError
+from soilmap.errors import ClassTableError, ConfigError, NoValidDataError
 from soilmap.pipeline.run import run
 from soilmap.testing import make_grid, write_raster
 
@@ -51,6 +52,7 @@ def _inputs(tmp: Path, *, table: str | None = None) -> Path:
     stock = np.full(GRID.shape, 50.0, "float32")
     stock[0, :4] = np.nan
     stock[1, 6], stock[2, 6] = 900.0, 950.0
+    stock[3, 1] = 0.0
     lc = np.full(GRID.shape, 10, "uint8")
     lc[5:, :] = 190
     write_raster(tmp / "soc.tif", stock, GRID, nodata=np.nan)
@@ -95,6 +97,9 @@ def test_per_scenario_report_in_run_json_and_on_the_console(tmp_path):
     assert by["grass"]["eligible_groups_absent"] == ["grassland"]
     assert by["crop"]["eligible_groups_absent"] == []
     assert any("'grass'" in w and "grassland" in w for w in vc["warnings"])
+    zeros = vc["zero_stock_cells_by_group"]
+    assert {g: n for g, n in zeros.items() if n} == {"cropland": 1.0}
+    assert vc["ranges"][0]["cells_exactly_zero"] == 1
     out = res.output
     assert "scenario crop: eligible area 54 ha\n" in out
     assert "scenario grass: eligible area 0 ha (no cell in eligible group(s) grassland)" in out
@@ -102,6 +107,8 @@ def test_per_scenario_report_in_run_json_and_on_the_console(tmp_path):
     assert "scenario grass: share with SOC data, lowest first: A 93.3%, B 96.7%" in out
     assert "scenario crop: cells removed by cleaning rules: soc:user_range 2" in out
     assert "warning: scenario 'grass': no cell of the land cover" in out
+    assert "exact zeros in the SOC stock, per land-use group: cropland 1 cells" in out
+    assert "warning: exact zeros on eligible land (cropland: 1 cells)" in out
 
 
 def test_custom_group_close_to_a_standard_name_declared_in_groups(tmp_path):
@@ -126,7 +133,8 @@ def test_custom_group_close_to_a_standard_name_declared_in_groups(tmp_path):
     assert crop["eligible_area_ha"] == pytest.approx(54.0, rel=1e-9)
     t = result.zonal
     rows = t[(t["scenario"] == "crop") & (t["landuse"] == "croplnd")]
-    assert rows["sequestration_t_per_yr"].sum() == pytest.approx(54 * 50 * 0.004, rel=1e-9)
+    # 54 ha of cropland with data, one of them at 0 t C ha-1
+    assert rows["sequestration_t_per_yr"].sum() == pytest.approx(53 * 50 * 0.004, rel=1e-9)
     assert result.manifest["parameters"]["landcover"]["groups"] == ["croplnd"]
 
 
@@ -156,3 +164,19 @@ def test_groups_entries_are_checked(tmp_path):
     cfg = load_config(_config(tmp, extra='[groups]\ncustom = ["croplnd"]\n'))
     again = cfg.with_flags(landcover=str(tmp / "lc.tif"), landcover_scheme="esa_cci_lc")
     assert again.landcover is not None and again.landcover.groups == ("croplnd",)
+
+
+def test_regions_that_hold_no_valid_cell(tmp_path):
+    """The raster has valid cells, the region only the 4 without data: an error, no files."""
+    tmp = _inputs(tmp_path)
+    x0, _, _, y1 = GRID.bounds
+    box = shapely.box(x0, y1 - 100, x0 + 400, y1)  # row 0, cols 0-3: no SOC data
+    gpd.GeoDataFrame({"id": ["C"]}, geometry=[box], crs=GRID.crs).to_file(tmp / "c.gpkg")
+    p = _config(tmp, extra='[run]\nextent = "raster"\n')
+    p.write_text(p.read_text().replace('path = "r.gpkg"', 'path = "c.gpkg"'))
+    with pytest.raises(NoValidDataError) as err:
+        run(load_config(p), progress=False)
+    msg = str(err.value)
+    assert str(tmp / "c.gpkg") in msg and "no valid SOC cell" in msg
+    assert "Nothing was written" in msg
+    assert not (tmp / "out").exists() or not list((tmp / "out").iterdir())
