@@ -166,6 +166,8 @@ def _kept_block(x: np.ndarray, *, lo: float, hi: float) -> np.ndarray:
 
 def kept_layer(data: dsa.Array, *, lo: float, hi: float) -> dsa.Array:
     """``data`` with NaN where outside ``[lo, hi]``; a clean block is passed on uncopied."""
+    if data.dtype.kind != "f":  # NaN needs a float (soilmap opens layers as float32)
+        data = data.astype("float64")
     return dsa.map_blocks(
         _kept_block, data, dtype=data.dtype, lo=float(lo), hi=float(hi), meta=data._meta
     )

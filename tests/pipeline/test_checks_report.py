@@ -180,3 +180,17 @@ def test_regions_that_hold_no_valid_cell(tmp_path):
     assert str(tmp / "c.gpkg") in msg and "no valid SOC cell" in msg
     assert "Nothing was written" in msg
     assert not (tmp / "out").exists() or not list((tmp / "out").iterdir())
+
+
+def test_without_land_cover_every_cell_with_data_is_eligible(tmp_path):
+    tmp = _inputs(tmp_path)
+    p = tmp / "nolc.toml"
+    p.write_text(
+        '[soc]\nstock = "soc.tif"\nunits = "t C ha-1"\nvalid_range = [0, 800]\n'
+        'unit_check = "off"\n[regions]\npath = "r.gpkg"\nid_field = "id"\n[output]\ndir = "out"\n'
+    )
+    (s,) = run(load_config(p), progress=False).manifest["value_checks"]["scenarios"]
+    assert s["eligible_area_ha"] == pytest.approx(56.0 + 58.0, rel=1e-9)
+    assert s["regions_share_with_soc_data"] == pytest.approx({"A": 56 / 60, "B": 58 / 60})
+    assert s["cells_removed_by_rule"] == {"soc:user_range": 2}
+    assert s["eligible_groups_absent"] == []
