@@ -86,6 +86,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="pairs of runs")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "plausibility_cost.json")
     args = ap.parse_args()
+    # The code measured is the one imported now, whatever is committed while it runs.
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True
+    ).stdout.strip()
     import bench_scale
 
     results = []
@@ -129,13 +133,7 @@ def main() -> None:
                 "benchmark": "plausibility_cost",
                 "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-                "soilmap_commit": subprocess.run(
-                    ["git", "rev-parse", "--short", "HEAD"],
-                    cwd=HERE,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                ).stdout.strip(),
+                "soilmap_commit": commit,
                 "note": (
                     "shared machine (2 cores, other jobs running): wall times are noisy; "
                     "CPU time (user + system of the process) is the fair figure"
