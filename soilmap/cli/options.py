@@ -172,26 +172,38 @@ def report(result: RunResult, quiet: bool) -> None:
 
 
 def report_checks(result: RunResult, quiet: bool) -> None:
-    """Print what the value checks found: cells removed per rule, eligible area, warnings."""
+    """Print what the value checks found, per scenario: eligible area, the share of each
+    region with SOC data, the cells each cleaning rule removed; then the warnings."""
     vc = result.manifest.get("value_checks") or {}
     if quiet or not vc:
         return
     # With --progress json, stdout is the machine-readable stream.
     ctx = click.get_current_context(silent=True)
     err = ctx is not None and progress_mode(ctx) == "json"
-    removed = {k: n for k, n in vc.get("cleaning_cells_removed", {}).items() if n}
-    for key, n in removed.items():
-        click.echo(f"  cleaning {key}: {n:,} cells removed", err=err)
-    for r in vc.get("ranges", []):
-        if r["cells_outside_range"]:
-            click.echo(
-                f"  {r['layer']}: {r['cells_outside_range']:,} implausible cells dropped", err=err
-            )
+    shown = 10
     for s in vc.get("scenarios", []):
-        shares = [v for v in s["regions_share_with_soc_data"].values() if v is not None]
-        low = f", lowest region share with SOC data {min(shares):.1%}" if shares else ""
+        name = s["scenario"]
+        absent = s.get("eligible_groups_absent") or []
+        none = f" (no cell in eligible group(s) {', '.join(absent)})" if absent else ""
         click.echo(
-            f"  scenario {s['scenario']}: eligible area {s['eligible_area_ha']:,.0f} ha{low}",
+            f"  scenario {name}: eligible area {s['eligible_area_ha']:,.0f} ha{none}", err=err
+        )
+        shares = s["regions_share_with_soc_data"]
+        order = sorted(shares, key=lambda r: -1.0 if shares[r] is None else shares[r])
+        listed = ", ".join(
+            f"{r} {'no area' if shares[r] is None else format(shares[r], '.1%')}"
+            for r in order[:shown]
+        )
+        more = f" ... and {len(order) - shown} more (run.json)" if len(order) > shown else ""
+        click.echo(f"  scenario {name}: share with SOC data, lowest first: {listed}{more}", err=err)
+        removed = s.get("cells_removed_by_rule") or {}
+        cells = ", ".join(f"{k} {n:,}" for k, n in removed.items()) or "none (no rule)"
+        click.echo(f"  scenario {name}: cells removed by cleaning rules: {cells}", err=err)
+    zeros = {g: n for g, n in (vc.get("zero_stock_cells_by_group") or {}).items() if n}
+    if zeros:
+        click.echo(
+            "  exact zeros in the SOC stock, per land-use group: "
+            + ", ".join(f"{g} {n:,.6g} cells" for g, n in zeros.items()),
             err=err,
         )
     for w in vc.get("warnings", []):

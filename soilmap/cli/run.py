@@ -42,6 +42,12 @@ def _out_folder(value: str | None) -> Path | None:
     help="Units of the SOC stock, e.g. 't C ha-1' or 'kg C m-2' "
     "(required unless the file states them).",
 )
+@click.option(
+    "--on-implausible",
+    type=click.Choice(["error", "drop"]),
+    help="SOC cells outside their plausible range (undeclared nodata codes, outliers): stop "
+    "with the fix (default) or remove them, counted in run.json and on the console.",
+)
 @click.option("--landcover", type=click.Path(path_type=str), help="Land-cover class raster.")
 @click.option(
     "--landcover-scheme",

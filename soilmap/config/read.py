@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,21 @@ def _landcover_config(data: Mapping[str, Any], base: Path, where: str) -> Landco
     )
 
 
+def _declared_groups(
+    data: Mapping[str, Any], lc: LandcoverConfig | None, where: str
+) -> LandcoverConfig | None:
+    """``[groups] custom = [...]``: the class table's custom groups declared on purpose."""
+    if "groups" not in data:
+        return lc
+    custom = _section(data, "groups", {"custom"}, where).get("custom", [])
+    if lc is None:
+        raise ConfigError(
+            f"{where}: [groups] declares custom land-use groups, but there is no [landcover] "
+            "(no class table to define them). Add [landcover] or remove [groups]."
+        )
+    return replace(lc, groups=tuple(custom))
+
+
 def _regions_config(data: Mapping[str, Any], base: Path, where: str) -> RegionsConfig | None:
     """The ``[regions]`` section, or None (a run over the whole extent) without one."""
     rg = _section(data, "regions", _REGIONS_KEYS, where)
@@ -191,7 +207,16 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
 
     Paths are taken relative to ``base``; ``where`` names the file in messages.
     """
-    top = set(data) - {"soc", "landcover", "regions", "scenario", "output", "run", "rothc"}
+    top = set(data) - {
+        "soc",
+        "landcover",
+        "regions",
+        "scenario",
+        "output",
+        "run",
+        "rothc",
+        "groups",
+    }
     if top:
         raise ConfigError(f"{where}: unknown section(s) {sorted(top)}.")
     soc = _section(data, "soc", _SOC_KEYS | {"layers"}, where)
@@ -215,6 +240,7 @@ def run_fields(data: Mapping[str, Any], *, base: Path, where: str) -> dict[str, 
                 spec[key] = tuple(spec[key])
         soc_cfg = SocSpec(**spec)
         lc_cfg = _landcover_config(data, base, where)
+        lc_cfg = _declared_groups(data, lc_cfg, where)
         rg_cfg = _regions_config(data, base, where)
         raw = data.get("scenario", {})
         tables = raw if isinstance(raw, list) else [raw]

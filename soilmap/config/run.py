@@ -170,6 +170,7 @@ FLAGS = (
     "soc",
     "soc_units",
     "soc_depth",
+    "on_implausible",
     "landcover",
     "landcover_scheme",
     "landcover_method",
@@ -230,6 +231,7 @@ def _flag_landcover(cfg: RunConfig | None, o: Mapping[str, Any]) -> LandcoverCon
             unknown=o["unknown_classes"] or "error",
             method=o["landcover_method"] or "area",
             exclude=tuple(input_path(e) for e in o["exclude"]),
+            groups=landcover.groups if landcover else (),
         )
     if o["landcover_scheme"] or o["unknown_classes"] or o["landcover_method"] or o["exclude"]:
         if landcover is None:
@@ -282,6 +284,8 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
     if o.get("soc_depth") and soc is not None:
         top, bottom = parse_depth(o["soc_depth"])
         soc = replace(soc, top_cm=top, bottom_cm=bottom, depth_declared=True)
+    if o.get("on_implausible") and soc is not None:
+        soc = replace(soc, on_implausible=o["on_implausible"])
     landcover = _flag_landcover(cfg, o)
     regions = cfg.regions if cfg else None
     if o["regions"]:

@@ -52,6 +52,9 @@ class LandcoverConfig:
     exclude: tuple[Path, ...] = ()
     #: Raster masks: non-zero cells are excluded (any grid, as area shares).
     exclude_rasters: tuple[Path, ...] = ()
+    #: Custom groups of the class table declared on purpose although within two edits
+    #: of a standard name (``[groups] custom = [...]``).
+    groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.method not in ("area", "nearest"):

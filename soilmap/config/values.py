@@ -105,6 +105,7 @@ SCHEMA: dict[str, dict[str, Kind]] = {
         "duplicate_ids": "str",
     },
     "output": {"dir": "path", "overwrite": "bool", "compress": "str"},
+    "groups": {"custom": "strs"},
     "run": {"workers": "int", "scheduler": "str", "memory_limit": "str"},
 }
 

@@ -9,7 +9,8 @@ or eligibility reaches (−97 % eligible land, grassland dropped, nothing eligib
   :data:`soilmap.landuse.table.STANDARD_GROUPS`, and the other names land-cover
   legends commonly use);
 * :func:`check_table_groups`: a custom group within two edits of a standard name must
-  be declared (``# groups: croplnd`` in the table's header comment);
+  be declared (``# groups: croplnd`` in the table's header comment, or
+  ``custom = ["croplnd"]`` under ``[groups]`` in the run config);
 * :func:`check_names`: an ``eligible`` entry or a rate key must be a standard group or
   a group of the class table; otherwise a did-you-mean error.
 
@@ -87,7 +88,8 @@ def check_table_groups(groups: Iterable[str], declared: Sequence[str], *, where:
     ------
     soilmap.errors.ClassTableError
         A group within two edits of a standard name, not declared in the table's
-        header comment (``# groups: NAME``).
+        header comment (``# groups: NAME``) nor in ``declared`` (the run config's
+        ``[groups] custom``).
     """
     for g in dict.fromkeys(groups):
         if g in STANDARD_NAMES or g in declared or g == "nodata":
@@ -97,8 +99,8 @@ def check_table_groups(groups: Iterable[str], declared: Sequence[str], *, where:
             raise ClassTableError(
                 f"{where}: group {g!r} is not a standard group; did you mean {close!r}? "
                 f"A custom group this close to a standard name must be declared: add the "
-                f"header comment '# groups: {g}' to the table. Standard groups: "
-                f"{', '.join(STANDARD_NAMES)}."
+                f"header comment '# groups: {g}' to the table, or custom = [\"{g}\"] under "
+                f"[groups] in the run config. Standard groups: {', '.join(STANDARD_NAMES)}."
             )
 
 

@@ -66,7 +66,9 @@ def list_schemes() -> list[str]:
     return sorted(_preset_files())
 
 
-def load_class_table(name_or_path: str | os.PathLike[str]) -> ClassTable:
+def load_class_table(
+    name_or_path: str | os.PathLike[str], *, declared_groups: Sequence[str] = ()
+) -> ClassTable:
     """Load a preset by name (or alias) or a table file.
 
     Parameters
@@ -75,6 +77,10 @@ def load_class_table(name_or_path: str | os.PathLike[str]) -> ClassTable:
         A preset name, case-insensitive, ``-`` or ``_`` alike (``"esa_cci_lc"``,
         ``"CCI"``, ``"worldcover"`` ...; see :func:`list_schemes`), or the path
         of a ``.csv``, ``.yaml`` or ``.yml`` table file.
+    declared_groups : sequence of str, optional
+        Custom groups declared on purpose although close to a standard name (the run
+        config's ``[groups] custom``), besides those of the table's ``# groups:``
+        header (see :mod:`soilmap.landuse.groups`).
 
     Returns
     -------
@@ -124,9 +130,10 @@ def load_class_table(name_or_path: str | os.PathLike[str]) -> ClassTable:
         raise ClassTableError(
             f"class table file {str(path)!r} is not UTF-8 text ({exc}). Save it as UTF-8 CSV."
         ) from None
+    declared = tuple(declared_groups)
     if suffix == ".csv":
-        return _parse_csv(content, source=str(path), default_name=path.stem)
-    return _parse_yaml(content, source=str(path), default_name=path.stem)
+        return _parse_csv(content, source=str(path), default_name=path.stem, declared=declared)
+    return _parse_yaml(content, source=str(path), default_name=path.stem, declared=declared)
 
 
 @lru_cache(maxsize=1)
@@ -171,7 +178,9 @@ def _norm_name(name: str) -> str:
 # --------------------------------------------------------------------------- #
 # Parsers
 # --------------------------------------------------------------------------- #
-def _parse_csv(text: str, *, source: str, default_name: str) -> ClassTable:
+def _parse_csv(
+    text: str, *, source: str, default_name: str, declared: tuple[str, ...] = ()
+) -> ClassTable:
     where = f"class table {source!r}"
     meta: dict[str, list[str]] = {}
     header: list[str] | None = None
@@ -235,10 +244,13 @@ def _parse_csv(text: str, *, source: str, default_name: str) -> ClassTable:
         default_name=default_name,
         exceptions=[(_as_code(c, f"{where} '# exception' line"), r) for c, r in exceptions],
         has_ipcc="ipcc" in col,
+        declared=declared,
     )
 
 
-def _parse_yaml(text: str, *, source: str, default_name: str) -> ClassTable:
+def _parse_yaml(
+    text: str, *, source: str, default_name: str, declared: tuple[str, ...] = ()
+) -> ClassTable:
     where = f"class table {source!r}"
     try:
         import yaml
@@ -304,7 +316,14 @@ def _parse_yaml(text: str, *, source: str, default_name: str) -> ClassTable:
     aliases = data.get("aliases") or []
     meta["aliases"] = ", ".join(map(str, aliases if isinstance(aliases, list) else [aliases]))
     has_ipcc = any(isinstance(i, Mapping) and "ipcc" in i for i in classes)
-    return _build(entries, meta=meta, source=source, default_name=default_name, has_ipcc=has_ipcc)
+    return _build(
+        entries,
+        meta=meta,
+        source=source,
+        default_name=default_name,
+        has_ipcc=has_ipcc,
+        declared=declared,
+    )
 
 
 def _text(value: Any) -> str:
@@ -319,6 +338,7 @@ def _build(
     default_name: str,
     exceptions: Sequence[tuple[int, str]] = (),
     has_ipcc: bool = False,
+    declared: tuple[str, ...] = (),
 ) -> ClassTable:
     """Turn parsed rows (where, code, group, label, color, ipcc) + metadata into a table."""
     where = f"class table {source!r}"
@@ -368,7 +388,10 @@ def _build(
         nodata_labels=tuple(nodata_labels),
         aliases=aliases,
         # "# groups: croplnd, ...": custom groups declared close to a standard name
-        declared_groups=tuple(g for g in re.split(r"[,;\s]+", meta.get("groups", "")) if g),
+        declared_groups=(
+            *(g for g in re.split(r"[,;\s]+", meta.get("groups", "")) if g),
+            *declared,
+        ),
         ipcc=tuple(ipcc) if has_ipcc else (),
         ipcc_exceptions=tuple(exceptions),
     )

@@ -90,6 +90,7 @@ def landuse_on_grid(
     method: Literal["area", "nearest"] = "area",
     exclude: Sequence[str | os.PathLike] = (),
     exclude_rasters: Sequence[str | os.PathLike] = (),
+    declared_groups: Sequence[str] = (),
 ) -> LandUse:
     """Open a land cover from any grid as group fractions on ``grid``, minus the masks.
 
@@ -109,13 +110,16 @@ def landuse_on_grid(
         Area-weighted fractions, or the class under each cell centre.
     exclude, exclude_rasters : sequence of path-like
         Vector masks and raster masks (non-zero cells) whose area is excluded.
+    declared_groups : sequence of str, optional
+        Custom groups of the table declared on purpose although close to a standard
+        name (``[groups] custom``; see :mod:`soilmap.landuse.groups`).
 
     Returns
     -------
     LandUse
         Lazy; nothing but headers and the class table is read.
     """
-    table = load_class_table(scheme)
+    table = load_class_table(scheme, declared_groups=declared_groups)
     fractions, index = class_fractions_and_index(
         path, table, grid, chunks=chunks, unknown=unknown, method=method
     )

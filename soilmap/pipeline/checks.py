@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from soilmap.errors import NoValidDataError
-from soilmap.landuse.groups import check_names
+from soilmap.errors import ConfigError, NoValidDataError
+from soilmap.landuse.groups import check_names, suggest
 from soilmap.landuse.table import DEFAULT_ELIGIBLE
 from soilmap.scenario.organic import organic_reductions, organic_summary
 from soilmap.soc.ranges import Reduction, zero_reductions
@@ -59,6 +59,18 @@ def _check_group_names(p: Plan) -> None:
     if p.table is None:
         return
     groups = list(p.table.group_names())
+    lc = p.config.landcover
+    where = str(p.config.source) if p.config.source else "the run config"
+    for g in lc.groups if lc is not None else ():
+        # A declaration that matches nothing is a typo of its own (or the wrong table).
+        if g not in groups:
+            close = suggest(g, groups)
+            hint = f" Did you mean {close!r}?" if close else ""
+            raise ConfigError(
+                f"{where}: [groups] custom declares {g!r}, but the class table "
+                f"{p.table.source!r} has no such group.{hint} Its groups: "
+                f"{', '.join(groups)}. Remove it from [groups] custom or fix the spelling."
+            )
     for sc in p.config.scenarios:
         check_names(
             sc.eligible,
@@ -84,7 +96,12 @@ def _cleaning(soc_report: Mapping[str, Any] | None) -> dict[str, int]:
     return out
 
 
-def _scenarios(p: Plan, table: pd.DataFrame, reduced: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _scenarios(p: Plan, table: pd.DataFrame, removed: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Per scenario: eligible area, absent eligible groups, SOC data share per region.
+
+    ``removed`` (cells each cleaning rule removed from the SOC input) is repeated in
+    every scenario's entry: the scenarios share the input, so they share the counts.
+    """
     out = []
     for sc in p.config.scenarios:
         rows = table[table["scenario"] == sc.name] if "scenario" in table else table
@@ -106,6 +123,7 @@ def _scenarios(p: Plan, table: pd.DataFrame, reduced: Mapping[str, Any]) -> list
                         per_region["region_id"], per_region["covered_share"], strict=True
                     )
                 },
+                "cells_removed_by_rule": dict(removed),
             }
         )
     return out
@@ -141,15 +159,24 @@ def value_checks(p: Plan, reduced: Mapping[str, Any], table: pd.DataFrame) -> di
     zeros = {k.split(":", 1)[1]: float(v) for k, v in reduced.items() if k.startswith("zeros:")}
     eligible = {g for sc in p.config.scenarios for g in sc.eligible}
     on_eligible = {g: n for g, n in zeros.items() if g in eligible and n > 0}
+    cleaning = _cleaning(p.soc.report(_counts(reduced)))
+    removed = {
+        **cleaning,
+        **{
+            f"{r['layer']}:implausible (on_implausible = 'drop')": int(r["cells_outside_range"])
+            for r in ranges
+            if r["action"] == "dropped"
+        },
+    }
     out: dict[str, Any] = {
         "on_implausible": p.soc.on_implausible,
         "ranges": ranges,
         "cells_dropped_as_implausible": sum(
             r["cells_outside_range"] for r in ranges if r["action"] == "dropped"
         ),
-        "cleaning_cells_removed": _cleaning(p.soc.report(_counts(reduced))),
+        "cleaning_cells_removed": cleaning,
         "zero_stock_cells_by_group": zeros,
-        "scenarios": _scenarios(p, table, reduced),
+        "scenarios": _scenarios(p, table, removed),
         "likely_organic_soils": organic_summary(
             dict(reduced), eligible, p.stock.attrs.get("depth_range_cm")
         ),

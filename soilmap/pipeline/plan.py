@@ -232,6 +232,7 @@ def _open_landuse(config: RunConfig, stock: xr.DataArray, grid: Grid) -> LandUse
         method=lc.method,
         exclude=lc.exclude,
         exclude_rasters=lc.exclude_rasters,
+        declared_groups=lc.groups,
     )
     return landuse.on_coords_of(stock)
 

@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import dask.array as dsa
 import numpy as np
 import xarray as xr
 
 from soilmap.errors import ConfigError
+from soilmap.soc._range_kernels import STATS, cell_layer, kept_layer, zero_share
 from soilmap.units import CANONICAL, conversion_factor
 
 __all__ = [
@@ -183,16 +183,6 @@ class RangeCheck:
         return out
 
 
-def _index(da: xr.DataArray) -> xr.DataArray:
-    """Lazy flat cell index (row × width + col), chunked like ``da``."""
-    ny, nx = da.sizes["y"], da.sizes["x"]
-    ychunks, xchunks = da.chunks if da.chunks else ((ny,), (nx,))
-    iy = xr.DataArray(dsa.arange(ny, chunks=ychunks, dtype="float64"), dims="y")
-    ix = xr.DataArray(dsa.arange(nx, chunks=xchunks, dtype="float64"), dims="x")
-    idx = iy * nx + ix
-    return idx.assign_coords(y=da.y, x=da.x) if "x" in da.coords else idx
-
-
 def range_check(
     da: xr.DataArray,
     *,
@@ -242,10 +232,26 @@ def range_check(
     [[nan, 0.0, 50.0, nan]]
     """
     lo, hi, words = plausible_range(quantity, units, depth_cm=depth_cm)
-    outside = (da < lo) | (da > hi)
-    sentinel = outside & (da.isin([*SENTINELS, *extra_sentinels]) | (abs(da) >= HUGE))
-    values = da.where(outside)
-    idx = _index(da).where(outside)
+    if da.chunks is None:
+        da = da.chunk()
+    # One kernel per statistic over the same blocks (no second read), each nearly free
+    # on a clean block (see soilmap.soc._range_kernels).
+    layer = {
+        stat: xr.DataArray(
+            cell_layer(
+                da.data,
+                stat,
+                lo=lo,
+                hi=hi,
+                sentinels=(*SENTINELS, *extra_sentinels),
+                huge=HUGE,
+            ),
+            # No coordinates: the engine slices these by position, and every
+            # coordinate makes each window's slice and sum slower to build.
+            dims=da.dims,
+        )
+        for stat in STATS
+    }
     rc = RangeCheck(
         key=key,
         what=what,
@@ -254,19 +260,19 @@ def range_check(
         limits=(lo, hi),
         describe=words,
         reductions={
-            f"{key}:outside": (outside, "sum"),
-            f"{key}:sentinel": (sentinel, "sum"),
-            f"{key}:zero": (da == 0, "sum"),
-            f"{key}:min": (values, "min"),
-            f"{key}:max": (values, "max"),
-            f"{key}:first": (idx, "min"),
-            f"{key}:last": (idx, "max"),
+            f"{key}:outside": (layer["outside"], "sum"),
+            f"{key}:sentinel": (layer["sentinel"], "sum"),
+            f"{key}:zero": (layer["zero"], "sum"),
+            f"{key}:min": (layer["value"], "min"),
+            f"{key}:max": (layer["value"], "max"),
+            f"{key}:first": (layer["index"], "min"),
+            f"{key}:last": (layer["index"], "max"),
         },
         shape=(da.sizes["y"], da.sizes["x"]),
         x=np.asarray(da["x"].values) if "x" in da.coords else np.arange(da.sizes["x"]),
         y=np.asarray(da["y"].values) if "y" in da.coords else np.arange(da.sizes["y"]),
     )
-    kept = da.where(~outside)
+    kept = da.copy(data=kept_layer(da.data, lo=lo, hi=hi))
     kept.attrs = dict(da.attrs)
     kept.name = da.name
     return kept, rc
@@ -277,10 +283,14 @@ def zero_reductions(stock: xr.DataArray, fractions: xr.DataArray) -> dict[str, R
 
     Keys ``"zeros:<group>"``; a cell whose stock is 0 counts its share of each group.
     """
-    zero = stock == 0
+    shares = fractions.transpose("group", "y", "x").data
+    groups = [str(v) for v in fractions["group"].values]
     return {
-        f"zeros:{g}": (fractions.sel(group=g).where(zero, 0.0), "sum")
-        for g in [str(v) for v in fractions["group"].values]
+        f"zeros:{g}": (
+            xr.DataArray(zero_share(stock.data, shares, i), dims=("y", "x")),
+            "sum",
+        )
+        for i, g in enumerate(groups)
     }
 
 

@@ -43,8 +43,9 @@ def fix_text(units: str, limits: tuple[float, float], sentinels: Sequence[float]
     return (
         f"Fix: {declare}, a plausible range (valid_range = [{limits[0]:g}, {limits[1]:g}] in "
         f"[soc], in {units}), or the product preset (product = '...'; `soilmap data` and the "
-        'README list them); or set on_implausible = "drop" in [soc] to remove these cells '
-        "(they are counted in run.json and on the console). Nothing was written."
+        'README list them); or set on_implausible = "drop" in [soc] (--on-implausible drop) '
+        "to remove these cells (they are counted in run.json and on the console). Nothing "
+        "was written."
     )
 
 
