@@ -18,6 +18,7 @@ from rangeserver import RangeServer, self_signed_cert
 from realdata import need_data
 
 from soilmap.datasets import fetch
+from soilmap.errors import InputNotFoundError
 from soilmap.zonal.points import read_points, sample_points, sample_points_to_file
 
 pytestmark = pytest.mark.realdata
@@ -128,3 +129,18 @@ def test_remote_sampling_fetches_only_the_blocks_under_the_points(tigray_dir, tm
     assert got == want
     fetched = sum(e - s for s, e in gets)
     assert fetched < (len(want) + 1) * 256 * 256 * 4  # the points' tiles and the header
+
+
+def test_missing_remote_raster_or_points_name_the_url(tigray_dir, tmp_path):
+    server = RangeServer(tigray_dir, tmp_path / "log").start()
+    try:
+        pts = read_points(f"{server.url}/eth_profs_tigray.shp", crs="EPSG:4326")
+        with pytest.raises(InputNotFoundError) as err:
+            sample_points([f"{server.url}/ORCDRC_sl9.tif"], pts)
+        assert f"/vsicurl/{server.url}/ORCDRC_sl9.tif" in str(err.value)
+        assert "404" in str(err.value)
+        with pytest.raises(InputNotFoundError) as err:
+            read_points(f"/vsicurl/{server.url}/profiles.gpkg")
+        assert f"{server.url}/profiles.gpkg" in str(err.value) and "404" in str(err.value)
+    finally:
+        server.stop()
