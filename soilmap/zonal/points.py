@@ -11,6 +11,7 @@ the table atomically (GeoPackage, CSV + ``.csvt`` or Parquet).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +35,8 @@ from soilmap.outputs.tables import write_table
 from soilmap.zonal.files import TABLE_SUFFIXES, layer_names
 
 __all__ = ["read_points", "sample_points", "sample_points_to_file"]
+
+log = logging.getLogger("soilmap.zonal")
 
 #: Column with each point's id (its ``id_field``, else its feature id).
 POINT_ID = "point_id"
@@ -253,6 +256,15 @@ def sample_points(
     units: dict[str, str] = {}
     for name, path in zip(names, paths, strict=True):
         values, status, _ = _sample_one(path, points)
+        if len(points) and (status == "outside").all():
+            # Said where the user sees it: a table of empty values has a cause.
+            log.warning(
+                "all %d points are outside %s (bounds %s in its CRS); check the points' "
+                "CRS and the raster.",
+                len(points),
+                gdal_path(path),
+                [round(b, 6) for b in read_layout(path).grid.bounds],
+            )
         out[name] = values
         out[f"{name}_status"] = status
         units[name] = read_layout(path).units or "unknown"

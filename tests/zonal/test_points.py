@@ -145,6 +145,19 @@ def test_outside_and_nodata_points_are_reported_not_dropped(tigray, profiles, tm
     assert len(table) == 125
 
 
+def test_points_all_outside_a_raster_are_said_so(profiles, caplog):
+    """Tigray profiles on the WHRC clip around Ghana: every point outside, and a warning."""
+    from realdata import DATA
+
+    whrc = DATA / "whrc2017" / "SOCS_0_30cm_year_2010AD_10km.tif"
+    pts = read_points(profiles, crs="EPSG:4326")
+    with caplog.at_level("WARNING", logger="soilmap.zonal"):
+        table, _ = sample_points([whrc], pts)
+    assert (table["SOCS_0_30cm_year_2010AD_10km_status"] == "outside").all()
+    assert table["SOCS_0_30cm_year_2010AD_10km"].isna().all()
+    assert "all 125 points are outside" in caplog.text and "check the points' CRS" in caplog.text
+
+
 # --------------------------------------------------------------------------- CLI
 
 
