@@ -90,6 +90,7 @@ def _check_crs(gdf: gpd.GeoDataFrame, name: str, crs: str | None) -> gpd.GeoData
                 f"--points-crs {crs!r} is not a coordinate reference system ({exc}). "
                 "Give an EPSG code (e.g. EPSG:4326), a PROJ string or WKT."
             ) from exc
+    assumed = gdf.crs is None
     if gdf.crs is None:
         if given is None:
             hint = (
@@ -111,7 +112,7 @@ def _check_crs(gdf: gpd.GeoDataFrame, name: str, crs: str | None) -> gpd.GeoData
             f"{crs!r} is only for files without one. Drop --points-crs, or fix the file's "
             "CRS first (QGIS 'Assign projection', ogr2ogr -a_srs)."
         )
-    source = "given with --points-crs" if given is not None else "stated by the file"
+    source = "given with --points-crs" if assumed else "stated by the file"
     if gdf.crs.is_geographic and xs.size and not degrees:
         raise CRSError(
             f"points file {name}: its CRS ({_label(gdf.crs)}, {source}) is in degrees, "
