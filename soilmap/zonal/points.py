@@ -11,6 +11,7 @@ the table atomically (GeoPackage, CSV + ``.csvt`` or Parquet).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import rasterio
 
 from soilmap.errors import CRSError, InputError, OutputExistsError
@@ -33,8 +35,90 @@ from soilmap.zonal.files import TABLE_SUFFIXES, layer_names
 
 __all__ = ["read_points", "sample_points", "sample_points_to_file"]
 
+log = logging.getLogger("soilmap.zonal")
+
 #: Column with each point's id (its ``id_field``, else its feature id).
 POINT_ID = "point_id"
+
+
+#: GDAL CSV open options: a table of coordinates (x/lon, y/lat columns) is read as
+#: points, its other columns kept as text.
+_CSV_POINTS = {
+    "X_POSSIBLE_NAMES": "x,lon,long,lng,longitude,easting",
+    "Y_POSSIBLE_NAMES": "y,lat,latitude,northing",
+}
+
+
+def _looks_like_degrees(xs: np.ndarray, ys: np.ndarray) -> bool:
+    """Whether every coordinate fits longitude/latitude in degrees (lon up to 360)."""
+    return bool(xs.size and (xs >= -180).all() and (xs <= 360).all() and (np.abs(ys) <= 90).all())
+
+
+def _check_crs(gdf: gpd.GeoDataFrame, name: str, crs: str | None) -> gpd.GeoDataFrame:
+    """``gdf`` with its CRS (its own, or ``crs``), checked against its coordinates.
+
+    Coordinates that cannot be in the CRS (degrees in a projected CRS, metres in a
+    geographic one) are refused: every point would be sampled at the wrong place,
+    or silently reported outside.
+    """
+    geoms = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    xs, ys = geoms.x.to_numpy(), geoms.y.to_numpy()
+    span = (
+        f"x {xs.min():.6g} … {xs.max():.6g}, y {ys.min():.6g} … {ys.max():.6g}"
+        if xs.size
+        else "no coordinates"
+    )
+    degrees = _looks_like_degrees(xs, ys)
+    given = None
+    if crs is not None:
+        try:
+            given = pyproj.CRS.from_user_input(crs)
+        except pyproj.exceptions.CRSError as exc:
+            raise CRSError(
+                f"--points-crs {crs!r} is not a coordinate reference system ({exc}). "
+                "Give an EPSG code (e.g. EPSG:4326), a PROJ string or WKT."
+            ) from exc
+    assumed = gdf.crs is None
+    if gdf.crs is None:
+        if given is None:
+            hint = (
+                "they look like longitude/latitude in degrees: if they are, pass "
+                "--points-crs EPSG:4326"
+                if degrees
+                else "they are not degrees: pass the projected CRS they are in "
+                "(e.g. --points-crs EPSG:32637 for UTM zone 37N)"
+            )
+            raise CRSError(
+                f"points file {name} has no coordinate reference system (e.g. a shapefile "
+                f"without its .prj or a CSV of coordinates). Its coordinates ({span}): "
+                f"{hint}."
+            )
+        gdf = gdf.set_crs(given)
+    elif given is not None and not given.equals(gdf.crs, ignore_axis_order=True):
+        raise CRSError(
+            f"points file {name} states its own CRS ({_label(gdf.crs)}); --points-crs "
+            f"{crs!r} is only for files without one. Drop --points-crs, or fix the file's "
+            "CRS first (QGIS 'Assign projection', ogr2ogr -a_srs)."
+        )
+    source = "given with --points-crs" if assumed else "stated by the file"
+    if gdf.crs.is_geographic and xs.size and not degrees:
+        raise CRSError(
+            f"points file {name}: its CRS ({_label(gdf.crs)}, {source}) is in degrees, "
+            f"but its coordinates ({span}) are not longitude/latitude; they are probably "
+            "metres of a projected CRS. Give the CRS the coordinates are in."
+        )
+    if gdf.crs.is_projected and degrees:
+        raise CRSError(
+            f"points file {name}: its CRS ({_label(gdf.crs)}, {source}) is projected, "
+            f"but its coordinates ({span}) look like longitude/latitude in degrees. If "
+            "they are, use EPSG:4326 (--points-crs EPSG:4326 for a file without a CRS)."
+        )
+    return gdf
+
+
+def _label(crs: pyproj.CRS) -> str:
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
 
 
 def read_points(
@@ -46,16 +130,32 @@ def read_points(
 ) -> gpd.GeoDataFrame:
     """Read points (any vector format, local, URL or ``/vsi*``) with a ``point_id``.
 
+    A CSV is read as points from its x/lon/longitude and y/lat/latitude columns.
+
     Raises
     ------
     soilmap.errors.InputError
-        Missing or unreadable file, unknown ``id_field``, non-point geometries.
+        Missing or unreadable file, unknown ``id_field``, no features, non-point
+        geometries.
     soilmap.errors.CRSError
-        The file has no CRS and ``crs`` is not given.
+        The file has no CRS and ``crs`` is not given (the message says whether the
+        coordinates look like degrees); ``crs`` is not a CRS or contradicts the file's
+        own; the coordinates cannot be in the CRS (degrees in a projected CRS, metres
+        in a geographic one).
     """
     p = Path(path)
     name = repr(gdal_path(p))
-    gdf = read_vector(p, "points file", name, layer=layer, fid_as_index=True)
+    csv = gdal_path(p).lower().endswith(".csv")
+    opts = _CSV_POINTS if csv else {}
+    gdf = read_vector(p, "points file", name, layer=layer, fid_as_index=True, **opts)
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.isna().all():
+        raise InputError(
+            f"points file {name} has no geometries"
+            + (" (a CSV needs x/lon/longitude and y/lat/latitude columns)" if csv else "")
+            + "; sampling needs points."
+        )
+    if len(gdf) == 0:
+        raise InputError(f"points file {name} holds no features.")
     if id_field is not None and id_field not in gdf.columns:
         fields = [c for c in gdf.columns if c != gdf.geometry.name]
         raise InputError(
@@ -68,13 +168,7 @@ def read_points(
             f"points file {name} holds {', '.join(sorted(kinds))} geometries; sampling needs "
             "points (use `soilmap zonal` for polygons)."
         )
-    if gdf.crs is None:
-        if crs is None:
-            raise CRSError(
-                f"points file {name} has no coordinate reference system (e.g. a shapefile "
-                "without its .prj). Pass the CRS it is in (--points-crs EPSG:4326)."
-            )
-        gdf = gdf.set_crs(crs)
+    gdf = _check_crs(gdf, name, crs)
     ids = gdf[id_field] if id_field is not None else pd.Series(gdf.index, index=gdf.index)
     gdf.insert(0, POINT_ID, ids.astype(str).to_numpy())
     return gdf.reset_index(drop=True)
@@ -85,7 +179,7 @@ def _sample_one(path: Path, points: gpd.GeoDataFrame) -> tuple[np.ndarray, np.nd
     layout = read_layout(path, what="raster")
     on = points.geometry.to_crs(layout.grid.crs_wkt)
     xs, ys = on.x.to_numpy(), on.y.to_numpy()
-    cols, rows = ~layout.grid.transform * (xs, ys)
+    cols, rows = ~layout.grid.transform @ (xs, ys)
     h, w = layout.grid.shape
     inside = np.isfinite(cols) & np.isfinite(rows)
     inside &= (cols >= 0) & (cols < w) & (rows >= 0) & (rows < h)
@@ -139,6 +233,15 @@ def sample_points(
     units: dict[str, str] = {}
     for name, path in zip(names, paths, strict=True):
         values, status, _ = _sample_one(path, points)
+        if len(points) and (status == "outside").all():
+            # Said where the user sees it: a table of empty values has a cause.
+            log.warning(
+                "all %d points are outside %s (bounds %s in its CRS); check the points' "
+                "CRS and the raster.",
+                len(points),
+                gdal_path(path),
+                [round(b, 6) for b in read_layout(path).grid.bounds],
+            )
         out[name] = values
         out[f"{name}_status"] = status
         units[name] = read_layout(path).units or "unknown"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -208,3 +209,35 @@ chunks = [128, 128]
     assert list(box.zonal["landuse"]) == list(whole.zonal["landuse"])
     for col in ("area_ha", "soc_stock_t", "sequestration_t_per_yr"):
         np.testing.assert_allclose(box.zonal[col], whole.zonal[col], rtol=1e-12)
+
+
+@pytest.fixture
+def s3_server(sample_dir, tmp_path, monkeypatch):
+    """The sample in bucket ``soilmap-sample`` of an S3-style endpoint (path-style URLs,
+    anonymous, plain HTTP): GDAL's /vsis3/ configured only through its AWS_* settings
+    from the environment, as a user would for MinIO or a public bucket."""
+    bucket = tmp_path / "s3" / "soilmap-sample"
+    bucket.mkdir(parents=True)
+    for f in sample_dir.iterdir():
+        if f.suffix in (".tif", ".gpkg"):
+            shutil.copy(f, bucket / f.name)
+    server = RangeServer(tmp_path / "s3", tmp_path / "s3.log").start()
+    monkeypatch.setenv("AWS_S3_ENDPOINT", server.url.split("://", 1)[1])
+    monkeypatch.setenv("AWS_HTTPS", "NO")
+    monkeypatch.setenv("AWS_VIRTUAL_HOSTING", "FALSE")
+    monkeypatch.setenv("AWS_NO_SIGN_REQUEST", "YES")
+    yield server
+    server.stop()
+
+
+def test_sample_through_vsis3_equals_local_run(s3_server, sample_dir, sample_run, tmp_path):
+    cfg = load_config(_config_at(sample_dir, tmp_path, "/vsis3/soilmap-sample/"))
+    result = run(cfg, progress=False)
+    _assert_same_outputs(sample_run, result)
+    got = {r.path for r in s3_server.requests if r.method.startswith("GET")}
+    assert "/soilmap-sample/ORCDRC_sl1.tif" in got and "/soilmap-sample/tigray_regions.gpkg" in got
+    assert "GET-WHOLE" not in {r.method for r in s3_server.requests if r.path.endswith(".tif")}
+    inputs = json.loads((result.out_dir / "run.json").read_text())["inputs"]
+    lc = next(i for i in inputs if i["path"].endswith("LC_250m_ESACCI2010.tif"))
+    assert lc["path"] == "/vsis3/soilmap-sample/LC_250m_ESACCI2010.tif" and "sha256" not in lc
+    assert lc["size_bytes"] == (sample_dir / "LC_250m_ESACCI2010.tif").stat().st_size
