@@ -61,8 +61,11 @@ class _SoilmapGroup(click.Group):
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
             name = signal.Signals(signum).name
+            # The run says whether it kept its staging folder for --resume.
+            note = getattr(exc, "soilmap_note", None)
             click.echo(
-                f"Error: interrupted ({name}); the output folder is as it was before the run.",
+                f"Error: interrupted ({name}); the output folder is as it was before the run"
+                + (f"; {note}." if note else "."),
                 err=True,
             )
             ctx.exit(128 + int(signum))
