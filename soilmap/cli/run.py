@@ -74,6 +74,12 @@ def _out_folder(value: str | None) -> Path | None:
 @click.option("--region-name", help="Field with the region name.")
 @click.option("--regions-layer", help="Layer of a multi-layer vector file.")
 @duplicate_ids_option(default=None)
+@click.option(
+    "--missing-ids",
+    type=click.Choice(["error", "drop"]),
+    help="Features whose --region-id is NULL or empty: fail naming their rows (default) or "
+    "leave them out (reported in run.json).",
+)
 @regions_crs_option
 @click.option(
     "--rate",
