@@ -279,7 +279,11 @@ def _read_checked(
     try:
         gdf = gpd.read_file(gdal_path(p), layer=layer, engine="pyogrio", fid_as_index=fid_as_index)
     except _READ_ERRORS as exc:
-        raise InputError(f"regions file {str(p)!r} cannot be read ({exc}).") from exc
+        raise InputError(
+            f"regions file {str(p)!r} cannot be read ({exc}). Check that it opens in QGIS "
+            "(re-export it if it is truncated or corrupted), and name its layer with "
+            "--regions-layer if it has several."
+        ) from exc
     names = [c for c in gdf.columns if c != gdf.geometry.name]
     for label, field in fields:
         if field is not None and field not in gdf.columns:

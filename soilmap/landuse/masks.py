@@ -306,7 +306,10 @@ def _read_polygons(
         try:
             gdf = gpd.read_file(gdal_path(path), layer=layer, engine="pyogrio")
         except _READ_ERRORS as exc:
-            raise InputError(f"mask file {name} cannot be read ({exc}).") from exc
+            raise InputError(
+                f"mask file {name} cannot be read ({exc}). Check that it opens in QGIS, "
+                "re-export it if it is truncated or corrupted, or leave it out of --exclude."
+            ) from exc
     if len(gdf) == 0:
         raise InputError(f"mask {name} holds no features.")
     if gdf.crs is None:
@@ -375,7 +378,9 @@ def exclusion_share(
     shares = []
     if vectors:
         polygons = pd.concat(
-            [gpd.read_file(q).to_crs(grid.crs_wkt) for q in vectors], ignore_index=True
+            # Through the checked reader: a missing or corrupt file is an InputError.
+            [_read_polygons(q, layer=None, crs=None)[0].to_crs(grid.crs_wkt) for q in vectors],
+            ignore_index=True,
         )
         shares.append(
             vector_mask_fraction(gpd.GeoDataFrame(polygons, crs=grid.crs_wkt), grid, chunks=chunks)
