@@ -44,9 +44,9 @@ chunks = [{chunk}, {chunk}]
 """
 
 
-def regions(ids=("A", "B")) -> gpd.GeoDataFrame:
-    """The West and East halves of the raster, with ``ids``."""
-    w = N * RES
+def regions(ids=("A", "B"), n: int = N) -> gpd.GeoDataFrame:
+    """The West and East halves of the raster (``n`` cells a side), with ``ids``."""
+    w = n * RES
     polys = [
         shapely.box(X0, Y0 - w, X0 + w / 2, Y0),
         shapely.box(X0 + w / 2, Y0 - w, X0 + w, Y0),
@@ -65,7 +65,7 @@ def make_tiny(folder: Path, *, n: int = N, chunk: int = 100) -> Path:
     stock[:5, :5] = -9999
     write_raster(folder / "stock.tif", stock, grid, nodata=-9999, units="t C ha-1")
     write_raster(folder / "landcover.tif", np.full((n, n), 40, "uint8"), grid, nodata=0)
-    regions().to_file(folder / "regions.gpkg", layer="regions")
+    regions(n=n).to_file(folder / "regions.gpkg", layer="regions")
     cfg = folder / "tiny.toml"
     cfg.write_text(TOML.format(chunk=chunk))
     return cfg

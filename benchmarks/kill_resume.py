@@ -1,0 +1,155 @@
+"""kill -9 at a random point of a 1e7-cell run, then rerun: --resume is bit-identical.
+
+::
+
+    python benchmarks/kill_resume.py [--trials 10] [--no-resume-trials 3]
+                                     [--out benchmarks/results/kill_resume.json]
+
+Inputs are made by code in a temporary folder: a 3200 x 3200 (1.02e7 cells) stock
+raster of 1 ha cells in EPSG:3035 (40 + (row + col) mod 17 t C ha-1), two
+regions (West and East halves) and chunks of 500 x 500 cells (49 chunks, 13 windows on
+2 cores).  An uninterrupted run gives the reference, and its wall time T.  Each
+trial starts ``soilmap run``, kills it with SIGKILL after a uniformly random time
+in (0, T) and records what its journal held (windows done, COGs finished); then
+
+* resume trials rerun with ``--resume`` and compare every output file with the
+  reference by :func:`soilmap.testing.result_digests` (SHA-256 with the write
+  times blanked: raster history tags, GeoPackage and report times; run.json
+  without timings);
+* no-resume trials rerun without it and check that the message reports the stale
+  folder as removed, and that the result equals the reference too.
+
+Every trial checks that no ``.soilmap-staging-*`` folder remains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliability"))
+
+from tiny import make_tiny
+
+from soilmap.pipeline.journal import JOURNAL_NAME
+from soilmap.testing import result_digests
+
+CODE = "from soilmap.cli.main import cli; cli()"
+
+
+def _soilmap(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", CODE, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _journal(out: Path) -> dict:
+    for j in out.glob(f".soilmap-staging-*/{JOURNAL_NAME}"):
+        try:
+            doc = json.loads(j.read_text())
+            return {
+                "windows_done": doc["done"],
+                "windows": len(doc["windows"]),
+                "cogs": doc["cogs"],
+            }
+        except (OSError, ValueError):
+            pass
+    return {"windows_done": 0, "windows": None, "cogs": []}
+
+
+def _staging(out: Path) -> list[str]:
+    return sorted(p.name for p in out.glob(".soilmap-staging-*")) if out.exists() else []
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--no-resume-trials", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=14)
+    ap.add_argument("--out", default="benchmarks/results/kill_resume.json")
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="soilmap-kill-"))
+    cfg = make_tiny(tmp / "in", n=3200, chunk=500)
+    # 3200 x 3200 is 1.02e7 cells.
+    t0 = time.perf_counter()
+    ref = _soilmap("-q", "run", str(cfg), "--out", str(tmp / "ref"))
+    _, err = ref.communicate()
+    t_ref = time.perf_counter() - t0
+    assert ref.returncode == 0, err
+    want = result_digests(tmp / "ref")
+    trials = []
+    for k in range(a.trials + a.no_resume_trials):
+        resume = k < a.trials
+        out = tmp / f"out{k}"
+        at = rng.uniform(0.05, 0.95) * t_ref
+        p = _soilmap("-q", "run", str(cfg), "--out", str(out))
+        time.sleep(at)
+        state = _journal(out)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        killed = p.returncode == -signal.SIGKILL
+        left = _staging(out)
+        t1 = time.perf_counter()
+        r = subprocess.run(
+            [sys.executable, "-c", CODE, "run", str(cfg), "--out", str(out)]
+            + (["--resume"] if resume else []),
+            capture_output=True,
+            text=True,
+        )
+        trial = {
+            "resume": resume,
+            "kill_after_s": round(at, 2),
+            "killed": killed,
+            "journal_at_kill": state,
+            "staging_left_by_kill": left,
+            "rerun_exit": r.returncode,
+            "rerun_s": round(time.perf_counter() - t1, 2),
+            "identical": r.returncode == 0 and result_digests(out) == want,
+            "staging_after_rerun": _staging(out),
+        }
+        if resume:
+            trial["resume_reported"] = "resuming the interrupted run" in r.stderr or not left
+        else:
+            trial["removal_reported"] = (
+                "removed the staging folder of an interrupted run" in r.stderr or not left
+            )
+        trials.append(trial)
+        print(json.dumps(trial), flush=True)
+    ok = all(
+        t["rerun_exit"] == 0
+        and t["identical"]
+        and not t["staging_after_rerun"]
+        and t.get("resume_reported", True)
+        and t.get("removal_reported", True)
+        for t in trials
+    )
+    result = {
+        "benchmark": "kill_resume",
+        "cells": 3200 * 3200,
+        "chunks": [500, 500],
+        "reference_run_s": round(t_ref, 2),
+        "load_average_1min": os.getloadavg()[0],
+        "cpus": os.cpu_count(),
+        "trials": trials,
+        "all_hold": ok,
+        "comparison": "soilmap.testing.result_digests: SHA-256 of every file, write times blanked",
+    }
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
+    print("all hold" if ok else "SOME TRIALS FAILED", a.out)
+
+
+if __name__ == "__main__":
+    main()
