@@ -78,6 +78,10 @@ def _finish_cog(tmp: Path, dst: Path, profile: Mapping[str, Any], _stored: Any) 
     opts = dict(profile)
     levels = [2**i for i in range(1, opts.pop("overview_count") + 1)]
     ovr = Path(f"{tmp}.ovr")
+    if dst.exists() and not tmp.exists():
+        # A run killed after the copy: the scratch file is removed only once it is done.
+        ovr.unlink(missing_ok=True)
+        return dst
     # What a run killed while finishing this file left (see soilmap.pipeline.journal).
     for stale in (ovr, dst):
         stale.unlink(missing_ok=True)
