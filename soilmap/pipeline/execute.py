@@ -319,9 +319,14 @@ def _finish_all(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-cog") as pool:
         done = {s: pool.submit(finish, s) for s in order}
         written = {s: targets[s].path for s in targets if s in finished}
-        for n, s in enumerate(order, start=1):
-            written[s] = done[s].result()
-            report("write", n, len(order), "Cloud-Optimised GeoTIFFs")
+        try:
+            for n, s in enumerate(order, start=1):
+                written[s] = done[s].result()
+                report("write", n, len(order), "Cloud-Optimised GeoTIFFs")
+        except BaseException:
+            for f in done.values():  # an interrupted run stops after the COGs in progress
+                f.cancel()
+            raise
         return {s: written[s] for s in targets}
 
 

@@ -215,3 +215,39 @@ def test_kill_9_then_rerun(tmp_path, resume):
         assert stage in r.stderr and "--resume" in r.stderr
     assert staging_left(out) == []
     assert result_digests(out) == result_digests(ref)
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["cog-journaled", "cog-not-journaled"])
+def test_stopped_while_finishing_cogs(tiny, tmp_path, monkeypatch, recorded):
+    """A signal once the first COG is written: journaled, or written but not journaled."""
+    cfg_path, ref = tiny
+    cfg = load_config(cfg_path)
+    out = tmp_path / "out"
+    original = Journal.record_cog
+    calls = []
+
+    def record_cog(self, stem):
+        calls.append(stem)
+        if recorded or len(calls) > 1:
+            original(self, stem)
+
+    def progress(event):
+        # Where a signal lands: the main thread, waiting for the COGs.
+        if event.stage == "write" and event.done == 1:
+            raise RunInterruptedError(signal.SIGTERM)
+
+    with monkeypatch.context() as m:
+        m.setattr(Journal, "record_cog", record_cog)
+        with pytest.raises(KeyboardInterrupt):
+            run(cfg.with_output(out), progress=progress)
+    [stage] = staging_left(out)
+    journal = Journal.load(out / stage)
+    assert journal is not None and journal.done == len(journal.windows) == 4
+    # The COGs queued behind the ones in progress were cancelled.
+    assert (1 if recorded else 0) <= len(journal.cogs) < 5
+    assert list((out / stage).glob("*.tif"))  # at least one COG was written
+    reads = _count_stock_reads(monkeypatch)
+    run(cfg.with_output(out), progress=False, resume=True)
+    assert reads == []  # every window was done: no input block read again
+    assert result_digests(out) == ref
+    assert staging_left(out) == []
