@@ -12,11 +12,12 @@ regions (West and East halves) and chunks of 500 x 500 cells (49 chunks, 13 wind
 trial starts ``soilmap run``, kills it with SIGKILL after a uniformly random time
 in (0, T) and records what its journal held (windows done, COGs finished); then
 
-* resume trials rerun with ``--resume`` and compare every output file with the
+* resume trials rerun with ``--resume --overwrite`` (``--overwrite`` for a kill that
+  landed after the result was switched into place) and compare every output file with the
   reference by :func:`soilmap.testing.result_digests` (SHA-256 with the write
   times blanked: raster history tags, GeoPackage and report times; run.json
   without timings);
-* no-resume trials rerun without it and check that the message reports the stale
+* no-resume trials rerun with ``--overwrite`` only and check that the message reports the stale
   folder as removed, and that the result equals the reference too.
 
 Every trial checks that no ``.soilmap-staging-*`` folder remains.
@@ -101,9 +102,13 @@ def main() -> None:
         p.wait()
         killed = p.returncode == -signal.SIGKILL
         left = _staging(out)
+        # Killed after the switch (the result is in place, e.g. while printing): the
+        # folder must then hold the whole new result.
+        complete = (out / "run.json").exists()
+        complete_identical = complete and result_digests(out) == want
         t1 = time.perf_counter()
         r = subprocess.run(
-            [sys.executable, "-c", CODE, "run", str(cfg), "--out", str(out)]
+            [sys.executable, "-c", CODE, "run", str(cfg), "--out", str(out), "--overwrite"]
             + (["--resume"] if resume else []),
             capture_output=True,
             text=True,
@@ -114,6 +119,8 @@ def main() -> None:
             "killed": killed,
             "journal_at_kill": state,
             "staging_left_by_kill": left,
+            "result_in_place_at_kill": complete,
+            "result_in_place_identical": complete_identical if complete else None,
             "rerun_exit": r.returncode,
             "rerun_s": round(time.perf_counter() - t1, 2),
             "identical": r.returncode == 0 and result_digests(out) == want,
@@ -130,6 +137,7 @@ def main() -> None:
     ok = all(
         t["rerun_exit"] == 0
         and t["identical"]
+        and t["result_in_place_identical"] in (None, True)
         and not t["staging_after_rerun"]
         and t.get("resume_reported", True)
         and t.get("removal_reported", True)

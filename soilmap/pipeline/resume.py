@@ -26,10 +26,10 @@ from typing import Any
 from soilmap._version import __version__
 from soilmap.errors import InputError
 from soilmap.io.paths import is_virtual
-from soilmap.io.staging import OutputStage, StaleStage, stale_stages
+from soilmap.io.staging import OWNER_NAME, OutputStage, StaleStage, stale_stages
 from soilmap.options import get_options
 from soilmap.outputs.manifest import describe_inputs
-from soilmap.pipeline.journal import Journal
+from soilmap.pipeline.journal import JOURNAL_NAME, Journal
 
 __all__ = ["clear_stale", "fingerprint", "interrupt_policy", "open_stage"]
 
@@ -134,6 +134,7 @@ def open_stage(
                 )
             stage = OutputStage(out_dir, names, overwrite=overwrite, adopt=previous.dir)
             journal.folder = stage.dir
+            _clear_unjournaled(stage.dir, journal)
             log.warning(
                 "resuming the interrupted run in %s: %s, %d COGs finished",
                 previous.describe(),
@@ -143,6 +144,28 @@ def open_stage(
             return stage, journal
     stage = OutputStage(out_dir, names, overwrite=overwrite)
     return stage, Journal(stage.dir, fp)
+
+
+def _clear_unjournaled(folder: Path, journal: Journal) -> None:
+    """Remove what the interrupted run wrote after its journal's last record.
+
+    Kept: the journal and its partial sums, the owner lock, the scratch files (hidden,
+    ``.<stem>.blocks.tif``) and the COGs the journal records as finished.  Styles,
+    tables, ``run.json``, the report and a COG being written are made again (a table
+    written into a half-written GeoPackage would not be the same file).
+    """
+    keep = {f"{stem}.tif" for stem in journal.cogs}
+    for f in sorted(folder.rglob("*"), key=lambda q: -len(q.parts)):
+        rel = f.relative_to(folder).as_posix()
+        if f.is_dir():
+            with contextlib.suppress(OSError):
+                f.rmdir()  # only folders left empty
+            continue
+        if rel in keep or f.name.startswith(".") or rel in (OWNER_NAME, JOURNAL_NAME):
+            continue
+        if "/" not in rel and rel.startswith("partials-") and rel.endswith(".npz"):
+            continue
+        f.unlink()
 
 
 @contextlib.contextmanager

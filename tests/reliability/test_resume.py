@@ -251,3 +251,23 @@ def test_stopped_while_finishing_cogs(tiny, tmp_path, monkeypatch, recorded):
     assert reads == []  # every window was done: no input block read again
     assert result_digests(out) == ref
     assert staging_left(out) == []
+
+
+@pytest.mark.parametrize("stage", ["tables", "report"])
+def test_stopped_while_writing_tables_or_report(tiny, tmp_path, stage):
+    """Files written after the last journal record (tables, report) are made again."""
+    cfg_path, ref = tiny
+    cfg = load_config(cfg_path)
+    out = tmp_path / "out"
+
+    def progress(event):
+        if event.stage == stage:
+            raise RunInterruptedError(signal.SIGHUP)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg.with_output(out), progress=progress)
+    [left] = staging_left(out)
+    assert (out / left / "zonal_stats.gpkg").exists()  # written before the signal
+    run(cfg.with_output(out), progress=False, resume=True)
+    assert result_digests(out) == ref
+    assert staging_left(out) == []
