@@ -9,8 +9,10 @@ Each trial makes the reliability tests' tiny inputs (400 x 400 cells, two region
 and starts two ``soilmap run`` processes into one new folder together.  It checks
 that exactly one exits 0 and the other exits 3 with ``OutputBusyError`` (naming the
 other run's PID and start time), and that no staging folder remains.  The loser's
-time to fail is its wall time minus the start-up floor (Python plus importing the
-CLI, measured before each trial): the time soilmap itself took to refuse.
+time to fail is measured from the moment it tries the lock (each process prints
+``LOCK-ATTEMPT <time>`` then, see ``tests/reliability/two_runs.py``) to its exit;
+its whole wall time and the start-up floor (Python plus imports, measured alone
+before each trial) are recorded too.
 """
 
 from __future__ import annotations
@@ -50,19 +52,21 @@ def main() -> None:
             "loser_s": round(loser["s"], 3),
             "startup_floor_s": round(floor, 3),
             "loser_beyond_startup_s": round(loser["s"] - floor, 3),
+            "loser_lock_attempt_to_exit_s": round(loser["after_lock_attempt_s"] or -1, 3),
             "winner_s": round(max(r["s"] for r in res), 3),
             "staging_left": sorted(p.name for p in out.glob(".soilmap-staging-*")),
         }
         trials.append(trial)
         print(json.dumps(trial), flush=True)
-    beyond = [t["loser_beyond_startup_s"] for t in trials]
+    beyond = [t["loser_lock_attempt_to_exit_s"] for t in trials]
     result = {
         "benchmark": "concurrent_runs",
         "trials": trials,
         "held": sum(t["one_succeeds_one_busy"] and not t["staging_left"] for t in trials),
         "of": len(trials),
-        "loser_beyond_startup_s_median": round(statistics.median(beyond), 3),
-        "loser_beyond_startup_s_max": round(max(beyond), 3),
+        "loser_lock_attempt_to_exit_s_median": round(statistics.median(beyond), 3),
+        "loser_lock_attempt_to_exit_s_max": round(max(beyond), 3),
+        "within_1_s": sum(0 <= b < 1 for b in beyond),
         "load_average_1min": os.getloadavg()[0],
         "cpus": os.cpu_count(),
     }

@@ -85,7 +85,8 @@ def main() -> None:
     cfg = make_tiny(tmp / "in", n=3200, chunk=500)
     # 3200 x 3200 is 1.02e7 cells.
     t0 = time.perf_counter()
-    ref = _soilmap("-q", "run", str(cfg), "--out", str(tmp / "ref"))
+    # The same flags as the reruns (run.json records --overwrite).
+    ref = _soilmap("-q", "run", str(cfg), "--out", str(tmp / "ref"), "--overwrite")
     _, err = ref.communicate()
     t_ref = time.perf_counter() - t0
     assert ref.returncode == 0, err
@@ -134,6 +135,12 @@ def main() -> None:
             )
         trials.append(trial)
         print(json.dumps(trial), flush=True)
+        _write(a.out, t_ref, trials)
+    _write(a.out, t_ref, trials)
+
+
+def _write(path: str, t_ref: float, trials: list[dict]) -> None:
+    """The results so far (written after every trial)."""
     ok = all(
         t["rerun_exit"] == 0
         and t["identical"]
@@ -151,12 +158,14 @@ def main() -> None:
         "load_average_1min": os.getloadavg()[0],
         "cpus": os.cpu_count(),
         "trials": trials,
+        "resume_trials": sum(t["resume"] for t in trials),
+        "no_resume_trials": sum(not t["resume"] for t in trials),
         "all_hold": ok,
         "comparison": "soilmap.testing.result_digests: SHA-256 of every file, write times blanked",
     }
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
-    print("all hold" if ok else "SOME TRIALS FAILED", a.out)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=1) + "\n")
+    print("all hold" if ok else "SOME TRIALS FAILED", path, flush=True)
 
 
 if __name__ == "__main__":

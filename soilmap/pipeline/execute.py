@@ -397,12 +397,16 @@ def execute(
         t_windows = time.perf_counter()
         written = _finish_all(targets, report, journal)
     except Exception as exc:
-        if is_disk_full(exc) or (isinstance(exc, RasterioError) and _disk_full(exc, stage.dir)):
+        gdal_error = isinstance(exc, RasterioError | CPLE_BaseError)
+        # ("TIFFWriteDirectoryTagData:IO error writing tag data": a scratch file on a
+        # full disk, GDAL's own message does not say why.)
+        if is_disk_full(exc) or (gdal_error and _disk_full(exc, stage.dir)):
+            free = shutil.disk_usage(stage.out_dir).free
             raise OutputSpaceError(
                 f"writing the outputs in {stage.out_dir} failed: the disk is full "
-                f"({exc}). {_space_advice(targets)}"
+                f"({free / 1e6:.1f} MB free; {exc}). {_space_advice(targets)}"
             ) from exc
-        if not isinstance(exc, RasterioError | CPLE_BaseError):
+        if not gdal_error:
             raise
         # A block that GDAL cannot decode shows up only when it is read.
         raise InputError(

@@ -7,7 +7,21 @@ import sys
 import time
 from pathlib import Path
 
-CODE = "from soilmap.cli.main import cli; cli()"
+#: ``soilmap`` that prints ``LOCK-ATTEMPT <time>`` on stderr when it tries the lock.
+CODE = """
+import contextlib, sys, time
+import soilmap.pipeline.run as run
+lock = run.output_lock
+@contextlib.contextmanager
+def timed(out):
+    sys.stderr.write(f"LOCK-ATTEMPT {time.time()}\\n")
+    sys.stderr.flush()
+    with lock(out) as held:
+        yield held
+run.output_lock = timed
+from soilmap.cli.main import cli
+cli()
+"""
 #: What a process needs before soilmap's first line runs: interpreter and imports.
 IMPORTS = "import soilmap.cli.main, soilmap.pipeline.run"
 
@@ -37,10 +51,15 @@ def race(cfg: Path, out: Path) -> list[dict]:
         for i in list(pending):
             p, t0 = procs[i]
             if p.poll() is not None:
+                end = time.time()
+                err = p.stderr.read() if p.stderr else ""
+                tried = [float(ln.split()[1]) for ln in err.splitlines() if "LOCK-ATTEMPT" in ln]
                 results[i] = {
                     "exit": p.returncode,
                     "s": time.perf_counter() - t0,
-                    "stderr": p.stderr.read() if p.stderr else "",
+                    # From trying the lock to the process's end (the poll adds <= 10 ms).
+                    "after_lock_attempt_s": end - tried[0] if tried else None,
+                    "stderr": err,
                 }
                 pending.discard(i)
         time.sleep(0.01)
