@@ -104,6 +104,16 @@ def check_crs(value: str, what: str) -> str:
     return value
 
 
+def _ids(
+    gdf: gpd.GeoDataFrame, p: Path, id_field: str | None, missing: MissingIdPolicy
+) -> tuple[gpd.GeoDataFrame, tuple[int, ...], pd.Series]:
+    """The features kept, the rows dropped for a missing id, and the ids (FIDs without a field)."""
+    if id_field is None:
+        return gdf, (), pd.Series(gdf.index.astype(str), index=gdf.index)
+    gdf, dropped = _missing_ids(gdf, p, id_field, missing)
+    return gdf, dropped, gdf[id_field].astype(str)
+
+
 def _missing_ids(
     gdf: gpd.GeoDataFrame, p: Path, id_field: str, policy: MissingIdPolicy
 ) -> tuple[gpd.GeoDataFrame, tuple[int, ...]]:
@@ -205,14 +215,7 @@ def read_regions(
         ),
         fid_as_index=id_field is None,
     )
-    dropped: tuple[int, ...] = ()
-    if id_field is not None:
-        gdf, dropped = _missing_ids(gdf, p, id_field, missing_ids)
-    ids = (
-        pd.Series(gdf.index.astype(str), index=gdf.index)
-        if id_field is None
-        else gdf[id_field].astype(str)
-    )
+    gdf, dropped, ids = _ids(gdf, p, id_field, missing_ids)
     raw_names = gdf[name_field] if name_field else pd.Series(np.nan, index=gdf.index)
     named = raw_names.notna() & (raw_names.astype(str).str.strip() != "")
     names = raw_names.astype(str).where(named, ids)

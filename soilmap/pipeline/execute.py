@@ -202,12 +202,7 @@ def _compute_windows(
     and the windows it already records are not computed again (``--resume``).
     """
     threads = os.cpu_count() or 1
-    todo = windows(chunks, per_window=2 * threads)
-    if journal is not None:
-        todo = journal.windows or todo  # a resumed run keeps its windows
-        journal.start(todo)
-    start = journal.done if journal is not None else 0
-    totals = journal.partials() if journal is not None else Partials()
+    todo, start, totals = _resumed(windows(chunks, per_window=2 * threads), journal)
     ranged = [s for s, r in rasters.items() if r.style.needs_range]
 
     def one(window: Window) -> tuple:
@@ -282,6 +277,15 @@ def _compute_windows(
         v = np.asarray(v)
         reduced[k] = int(v) if v.dtype.kind in "biu" else float(v)
     return sums, {s: (lo[s], hi[s], hist[s]) for s in ranged}, reduced
+
+
+def _resumed(todo: list[Window], journal: Journal | None) -> tuple[list[Window], int, Partials]:
+    """The windows, how many are done and their totals (a resumed run keeps its windows)."""
+    if journal is None:
+        return todo, 0, Partials()
+    todo = journal.windows or todo
+    journal.start(todo)
+    return todo, journal.done, journal.partials()
 
 
 def _where(compute: Compute) -> str:
