@@ -9,8 +9,9 @@ Inputs are made by code in a temporary folder: a 3200 x 3200 (1.02e7 cells) stoc
 raster of 1 ha cells in EPSG:3035 (40 + (row + col) mod 17 t C ha-1), two
 regions (West and East halves) and chunks of 500 x 500 cells (49 chunks, 13 windows on
 2 cores).  An uninterrupted run gives the reference, and its wall time T.  Each
-trial starts ``soilmap run``, kills it with SIGKILL after a uniformly random time
-in (0, T) and records what its journal held (windows done, COGs finished); then
+trial starts ``soilmap run``, waits for its staging folder (inputs opened, windows
+about to start), kills it with SIGKILL after a uniformly random further time in
+(0, T - that wait) and records what its journal held (windows done, COGs finished); then
 
 * resume trials rerun with ``--resume --overwrite`` (``--overwrite`` for a kill that
   landed after the result was switched into place) and compare every output file with the
@@ -95,9 +96,16 @@ def main() -> None:
     for k in range(a.trials + a.no_resume_trials):
         resume = k < a.trials
         out = tmp / f"out{k}"
-        at = rng.uniform(0.05, 0.95) * t_ref
+        share = rng.uniform(0.0, 1.0)
         p = _soilmap("-q", "run", str(cfg), "--out", str(out))
-        time.sleep(at)
+        t_start = time.perf_counter()
+        # A random point between the staging folder's creation (the run's inputs are
+        # open, its windows start) and the reference run's end.
+        while not _staging(out) and p.poll() is None:
+            time.sleep(0.01)
+        t_stage = time.perf_counter() - t_start
+        time.sleep(share * max(0.0, t_ref - t_stage))
+        at = time.perf_counter() - t_start
         state = _journal(out)
         p.send_signal(signal.SIGKILL)
         p.wait()

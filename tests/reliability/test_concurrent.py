@@ -26,6 +26,6 @@ def test_two_runs_into_one_folder(tmp_path, trial):
     # imports and the config are all it spent (the benchmark measures the rest).
     assert loser["s"] < winner["s"]
     assert loser["s"] < floor + 30  # the two start together: each gets half the cores
-    assert 0 <= loser["after_lock_attempt_s"] < 1
+    assert 0 <= loser["refused_after_s"] < 1
     assert staging_left(out) == []
     assert result_digests(out)["run.json"]

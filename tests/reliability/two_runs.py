@@ -14,10 +14,21 @@ import soilmap.pipeline.run as run
 lock = run.output_lock
 @contextlib.contextmanager
 def timed(out):
-    sys.stderr.write(f"LOCK-ATTEMPT {time.time()}\\n")
-    sys.stderr.flush()
-    with lock(out) as held:
+    t = time.time()
+    sys.stderr.write(f"LOCK-ATTEMPT {t}\\n")
+    cm = lock(out)
+    try:
+        held = cm.__enter__()
+    except BaseException:
+        sys.stderr.write(f"LOCK-REFUSED {time.time()}\\n")
+        raise
+    try:
         yield held
+    except BaseException:
+        if not cm.__exit__(*sys.exc_info()):
+            raise
+    else:
+        cm.__exit__(None, None, None)
 run.output_lock = timed
 from soilmap.cli.main import cli
 cli()
@@ -53,12 +64,20 @@ def race(cfg: Path, out: Path) -> list[dict]:
             if p.poll() is not None:
                 end = time.time()
                 err = p.stderr.read() if p.stderr else ""
-                tried = [float(ln.split()[1]) for ln in err.splitlines() if "LOCK-ATTEMPT" in ln]
+                stamps = {
+                    ln.split()[0]: float(ln.split()[1])
+                    for ln in err.splitlines()
+                    if ln.startswith("LOCK-")
+                }
+                tried = stamps.get("LOCK-ATTEMPT")
+                refused = stamps.get("LOCK-REFUSED")
                 results[i] = {
                     "exit": p.returncode,
                     "s": time.perf_counter() - t0,
-                    # From trying the lock to the process's end (the poll adds <= 10 ms).
-                    "after_lock_attempt_s": end - tried[0] if tried else None,
+                    # From trying the lock to OutputBusyError, and to the process's end
+                    # (the poll adds <= 10 ms; the end includes Python's shutdown).
+                    "refused_after_s": refused - tried if tried and refused else None,
+                    "exit_after_s": end - tried if tried else None,
                     "stderr": err,
                 }
                 pending.discard(i)
