@@ -150,7 +150,8 @@ def _clear_unjournaled(folder: Path, journal: Journal) -> None:
     """Remove what the interrupted run wrote after its journal's last record.
 
     Kept: the journal and its partial sums, the owner lock, the scratch files (hidden,
-    ``.<stem>.blocks.tif``) and the COGs the journal records as finished.  Styles,
+    ``.<stem>.blocks.tif``) and the COGs the journal records as finished, or whose
+    scratch file is gone (removed only once the COG is complete).  Styles,
     tables, ``run.json``, the report and a COG being written are made again (a table
     written into a half-written GeoPackage would not be the same file).
     """
@@ -163,6 +164,8 @@ def _clear_unjournaled(folder: Path, journal: Journal) -> None:
             continue
         if rel in keep or f.name.startswith(".") or rel in (OWNER_NAME, JOURNAL_NAME):
             continue
+        if f.suffix == ".tif" and not f.with_name(f".{f.stem}.blocks.tif").exists():
+            continue  # a COG finished just before the kill: its scratch goes only after it
         if "/" not in rel and rel.startswith("partials-") and rel.endswith(".npz"):
             continue
         f.unlink()
