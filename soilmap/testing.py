@@ -5,6 +5,8 @@
   georeferenced rasters whose answers can be worked out on paper.
 * :func:`count_tiff_reads` tells which resolution level of a GeoTIFF the bytes
   read came from (a report must read overviews only).
+* :func:`result_digests` tells whether two result folders are bit-identical but
+  for the times they were written.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "make_grid",
     "make_layer",
     "raise_if_dask_computes",
+    "result_digests",
     "write_raster",
 ]
 
@@ -290,3 +293,44 @@ def count_tiff_reads() -> Iterator[dict[str, TiffReads]]:
             counts.overviews += in_ovr
             counts.other += n - in_full - in_ovr
         result[path] = counts
+
+
+# Times soilmap writes into its files: "2026-12-07T22:41:18Z" (raster history tags,
+# GeoPackage), "2026-12-07 22:41 UTC" (report.html); and the staging folder's name,
+# which report.html shows.
+_STAMPS = (
+    rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z| UTC)?",
+    rb"\.soilmap-staging-[A-Za-z0-9_]+",
+)
+
+
+def result_digests(folder: str | os.PathLike) -> dict[str, str]:
+    """SHA-256 of every file of a result folder, with write times blanked out.
+
+    Two runs of the same inputs write the same bytes except the times the history
+    tags, the GeoPackage and ``report.html`` record: each time (and the staging
+    folder name) is overwritten by ``#`` of the same length before hashing, so the
+    byte offsets stay those of the file.  ``run.json`` is hashed without its
+    ``timings_s`` (how long each stage took) and its ``output.dir``.  Hidden files
+    (``.soilmap-files``, the lock) are left out.
+    """
+    import hashlib
+    import json
+    import re
+
+    root = Path(folder)
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if not p.is_file() or any(part.startswith(".") for part in Path(rel).parts):
+            continue
+        data = p.read_bytes()
+        if rel == "run.json":
+            doc = json.loads(data)
+            doc.pop("timings_s", None)
+            doc.get("parameters", {}).get("output", {}).pop("dir", None)
+            data = json.dumps(doc, sort_keys=True).encode()
+        for pattern in _STAMPS:
+            data = re.sub(pattern, lambda m: b"#" * len(m.group()), data)
+        out[rel] = hashlib.sha256(data).hexdigest()
+    return out

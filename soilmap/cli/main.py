@@ -30,6 +30,22 @@ def _on_signal(signum: int, _frame: object) -> None:
     raise RunInterruptedError(signum)
 
 
+#: Where to report a bug: ``Issues`` of ``[project.urls]`` in pyproject.toml.
+ISSUES_URL = "https://github.com/soilmap/soilmap/issues"
+
+
+def _issues_url() -> str:
+    """The installed package's ``Issues`` URL (the constant above if it has none)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("soilmap-4p1000").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return ISSUES_URL
+    found = [u.split(",", 1)[1].strip() for u in urls if u.split(",", 1)[0].strip() == "Issues"]
+    return found[0] if found else ISSUES_URL
+
+
 def _internal_error(exc: BaseException) -> str:
     """Save the traceback of an unexpected exception; the one line to print."""
     fd, path = tempfile.mkstemp(prefix="soilmap-traceback-", suffix=".txt")
@@ -38,7 +54,7 @@ def _internal_error(exc: BaseException) -> str:
     return (
         f"internal error: {type(exc).__name__}: {exc}. This is a bug in soilmap, not in "
         f"your data: the full traceback is in {path} (run with -v to print it); please "
-        "report it with that file at https://github.com/soilmap/soilmap/issues."
+        f"report it with that file at {_issues_url()}."
     )
 
 
@@ -61,8 +77,11 @@ class _SoilmapGroup(click.Group):
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
             name = signal.Signals(signum).name
+            # The run says whether it kept its staging folder for --resume.
+            note = getattr(exc, "soilmap_note", None)
             click.echo(
-                f"Error: interrupted ({name}); the output folder is as it was before the run.",
+                f"Error: interrupted ({name}); the output folder is as it was before the run"
+                + (f"; {note}." if note else "."),
                 err=True,
             )
             ctx.exit(128 + int(signum))

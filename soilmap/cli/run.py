@@ -80,6 +80,12 @@ def _out_folder(value: str | None) -> Path | None:
 @click.option("--region-name", help="Field with the region name.")
 @click.option("--regions-layer", help="Layer of a multi-layer vector file.")
 @duplicate_ids_option(default=None)
+@click.option(
+    "--missing-ids",
+    type=click.Choice(["error", "drop"]),
+    help="Features whose --region-id is NULL or empty: fail naming their rows (default) or "
+    "leave them out (reported in run.json).",
+)
 @regions_crs_option
 @click.option(
     "--rate",
@@ -127,6 +133,12 @@ def _out_folder(value: str | None) -> Path | None:
     help="Output folder.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run into the same --out from its finished windows (same "
+    "configuration and unchanged inputs); without it, an interrupted run's files are removed.",
+)
 @compress_option(default=None)
 @cluster_options
 @progress_option
@@ -137,8 +149,9 @@ def command(ctx: click.Context, config: Path | None, **options: object) -> None:
     Either from a CONFIG.toml file, or from flags; flags given next to a config file
     override its values.
     """
+    resume = bool(options.pop("resume", False))
     cfg = RunConfig.from_flags(config, **options)
-    result = run_pipeline(cfg, progress=show_progress(ctx))
+    result = run_pipeline(cfg, progress=show_progress(ctx), resume=resume)
     report(result, ctx.find_root().obj.get("quiet", False))
     report_checks(result, ctx.find_root().obj.get("quiet", False))
     if cfg.rothc is not None:

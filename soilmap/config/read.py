@@ -144,6 +144,7 @@ _REGIONS_KEYS = {
     "invalid",
     "emissions_field",
     "duplicate_ids",
+    "missing_ids",
 }
 
 
@@ -199,6 +200,7 @@ def _regions_config(data: Mapping[str, Any], base: Path, where: str) -> RegionsC
         invalid=rg.get("invalid", "repair"),
         emissions_field=rg.get("emissions_field"),
         duplicate_ids=rg.get("duplicate_ids", "error"),
+        missing_ids=rg.get("missing_ids", "error"),
     )
 
 

@@ -181,6 +181,7 @@ FLAGS = (
     "region_name",
     "regions_layer",
     "duplicate_ids",
+    "missing_ids",
     "regions_crs",
     "rate",
     "start_year",
@@ -296,6 +297,7 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
             layer=o["regions_layer"],
             crs=o["regions_crs"],
             duplicate_ids=o["duplicate_ids"] or "error",
+            missing_ids=o["missing_ids"] or "error",
         )
         if not o["region_id"]:
             raise ConfigError("--regions needs --region-id FIELD.")
@@ -307,6 +309,7 @@ def _from_flags(cfg: RunConfig | None, flags: Mapping[str, Any]) -> RunConfig:
             crs=o["regions_crs"] or regions.crs,
             layer=o["regions_layer"] or regions.layer,
             duplicate_ids=o["duplicate_ids"] or regions.duplicate_ids,
+            missing_ids=o["missing_ids"] or regions.missing_ids,
         )
     elif o["region_id"] or o["region_name"] or o["regions_layer"] or o["regions_crs"]:
         raise ConfigError("--region-id/--region-name/--regions-layer need --regions PATH.")

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from soilmap.errors import ConfigError
+from soilmap.errors import ConfigError, CRSError
 from soilmap.options import CODECS, Codec, get_options
 from soilmap.soc.spec import SocSpec
 
 __all__ = [
     "EXTENT_KEYS",
+    "MISSING_IDS",
     "ExtentConfig",
     "LandcoverConfig",
     "OutputConfig",
@@ -80,6 +81,30 @@ class RegionsConfig:
     emissions_field: str | None = None
     #: Region ids that repeat: "error", "suffix" (ID_1, ID_2 ...) or "dissolve".
     duplicate_ids: Literal["error", "suffix", "dissolve"] = "error"
+    #: Features whose id is NULL or empty: "error" (with their rows) or "drop".
+    missing_ids: Literal["error", "drop"] = "error"
+
+    def __post_init__(self) -> None:
+        if self.missing_ids not in MISSING_IDS:
+            raise ConfigError(
+                f"regions missing_ids must be 'error' or 'drop', not {self.missing_ids!r}."
+            )
+        if self.crs is not None:
+            _check_crs(self.crs, "--regions-crs (crs under [regions])")
+
+
+#: The ``missing_ids`` policies of the regions.
+MISSING_IDS = ("error", "drop")
+
+
+def _check_crs(value: str, what: str) -> None:
+    """A CRS string of the configuration: pyproj's error text as a ConfigError."""
+    from soilmap.io.vector import check_crs
+
+    try:
+        check_crs(value, what)
+    except CRSError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -123,6 +148,8 @@ class ExtentConfig:
             raise ConfigError("give a bbox (W S E N) for a bbox extent, and only then.")
         if self.crs is not None and self.bbox is None:
             raise ConfigError("bbox_crs (--bbox-crs) needs a bbox (--bbox W S E N).")
+        if self.crs is not None:
+            _check_crs(self.crs, "--bbox-crs (bbox_crs under [run])")
         if self.bbox is not None:
             w, s, e, n = self.bbox
             if len(self.bbox) != 4 or not all(math.isfinite(v) for v in self.bbox):

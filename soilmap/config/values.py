@@ -103,6 +103,7 @@ SCHEMA: dict[str, dict[str, Kind]] = {
         "invalid": "str",
         "emissions_field": "str",
         "duplicate_ids": "str",
+        "missing_ids": "str",
     },
     "output": {"dir": "path", "overwrite": "bool", "compress": "str"},
     "groups": {"custom": "strs"},

@@ -40,7 +40,9 @@ __all__ = [
     "EMISSIONS",
     "DuplicatePolicy",
     "InvalidPolicy",
+    "MissingIdPolicy",
     "RegionsReport",
+    "check_crs",
     "read_regions",
     "read_vector",
 ]
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 
 InvalidPolicy = Literal["repair", "error"]
 DuplicatePolicy = Literal["error", "suffix", "dissolve"]
+MissingIdPolicy = Literal["error", "drop"]
 #: Column of :func:`read_regions`' frame with each region's emissions (t CO2e yr-1).
 EMISSIONS = "emissions_t_co2e_per_yr"
 
@@ -70,9 +73,81 @@ class RegionsReport:
     duplicates: tuple[str, ...] = ()
     #: Why each repaired geometry was invalid (GEOS's reason), in ``repaired`` order.
     invalid_reasons: tuple[str, ...] = ()
+    #: Rows (1-based, in file order) dropped for a NULL or empty id (``missing_ids="drop"``).
+    dropped_missing_ids: tuple[int, ...] = ()
 
 
-def read_vector(path: Path, what: str, name: str, **options: Any) -> gpd.GeoDataFrame:
+def check_crs(value: str, what: str) -> str:
+    """``value`` if pyproj knows it as a CRS; else an error with pyproj's own words.
+
+    >>> check_crs("EPSG:4326", "--regions-crs")
+    'EPSG:4326'
+    >>> check_crs("EPSG:99999", "--regions-crs")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    soilmap.errors.CRSError: --regions-crs 'EPSG:99999' is not a coordinate reference ...
+
+    Raises
+    ------
+    soilmap.errors.CRSError
+        pyproj cannot make a CRS of ``value``.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjCRSError
+
+    try:
+        CRS.from_user_input(value)
+    except ProjCRSError as exc:
+        raise CRSError(
+            f"{what} {value!r} is not a coordinate reference system pyproj knows ({exc}). "
+            "Give an EPSG code (e.g. EPSG:4326), a WKT or a PROJ string."
+        ) from exc
+    return value
+
+
+def _ids(
+    gdf: gpd.GeoDataFrame, p: Path, id_field: str | None, missing: MissingIdPolicy
+) -> tuple[gpd.GeoDataFrame, tuple[int, ...], pd.Series]:
+    """The features kept, the rows dropped for a missing id, and the ids (FIDs without a field)."""
+    if id_field is None:
+        return gdf, (), pd.Series(gdf.index.astype(str), index=gdf.index)
+    gdf, dropped = _missing_ids(gdf, p, id_field, missing)
+    return gdf, dropped, gdf[id_field].astype(str)
+
+
+def _missing_ids(
+    gdf: gpd.GeoDataFrame, p: Path, id_field: str, policy: MissingIdPolicy
+) -> tuple[gpd.GeoDataFrame, tuple[int, ...]]:
+    """Features whose id is NULL or blank: refused with their rows, or dropped."""
+    raw = gdf[id_field]
+    missing = np.asarray(raw.isna() | (raw.astype(str).str.strip() == ""))
+    if not missing.any():
+        return gdf, ()
+    rows = tuple(int(i) + 1 for i in np.flatnonzero(missing))
+    shown = ", ".join(map(str, rows[:20])) + (" ..." if len(rows) > 20 else "")
+    if policy == "error":
+        raise InputError(
+            f"regions file {str(p)!r}: {len(rows)} feature(s) have a NULL or empty "
+            f"{id_field!r} (rows {shown}, 1-based in file order). Fill in their ids, choose "
+            "another id field, or pass --missing-ids drop (missing_ids = 'drop') to leave "
+            "those features out."
+        )
+    log.warning("regions file %s: dropped %d features without an id (rows %s)", p, len(rows), shown)
+    if missing.all():
+        raise InputError(
+            f"regions file {str(p)!r}: no feature has a {id_field!r} (all {len(rows)} are "
+            "NULL or empty). Choose another id field."
+        )
+    return gdf[~missing], rows
+
+
+def read_vector(
+    path: Path,
+    what: str,
+    name: str,
+    fix: str = "Check that it opens in QGIS; re-export it if it is truncated or corrupted.",
+    **options: Any,
+) -> gpd.GeoDataFrame:
     """Read a vector file with pyogrio; a missing or unreadable file is a typed error.
 
     Parameters
@@ -83,6 +158,8 @@ def read_vector(path: Path, what: str, name: str, **options: Any) -> gpd.GeoData
         What the file is, for the messages, e.g. ``"regions file"``.
     name : str
         The path as the messages quote it.
+    fix : str
+        What the user can do when the file cannot be read (ends the message).
     **options
         Passed to :func:`geopandas.read_file` (``layer``, ``fid_as_index`` ...).
 
@@ -100,7 +177,7 @@ def read_vector(path: Path, what: str, name: str, **options: Any) -> gpd.GeoData
     try:
         return gpd.read_file(gdal_path(path), engine="pyogrio", **options)
     except _READ_ERRORS as exc:
-        raise InputError(f"{what} {name} cannot be read ({exc}).") from exc
+        raise InputError(f"{what} {name} cannot be read ({exc}). {fix}") from exc
 
 
 def _crs_label(crs) -> str:
@@ -118,6 +195,7 @@ def read_regions(
     invalid: InvalidPolicy = "repair",
     duplicate_ids: DuplicatePolicy = "error",
     emissions_field: str | None = None,
+    missing_ids: MissingIdPolicy = "error",
 ) -> tuple[gpd.GeoDataFrame, RegionsReport]:
     """Read region polygons for zonal statistics.
 
@@ -145,6 +223,9 @@ def read_regions(
     emissions_field : str, optional
         Numeric field with each region's annual emissions (t CO2e yr-1), read into
         column ``emissions_t_co2e_per_yr`` (merged regions sum their parts').
+    missing_ids : {"error", "drop"}
+        Features whose ``id_field`` is NULL or blank: refused with their row numbers,
+        or left out (reported in ``RegionsReport.dropped_missing_ids``).
 
     Returns
     -------
@@ -174,11 +255,7 @@ def read_regions(
         ),
         fid_as_index=id_field is None,
     )
-    ids = (
-        pd.Series(gdf.index.astype(str), index=gdf.index)
-        if id_field is None
-        else gdf[id_field].astype(str)
-    )
+    gdf, dropped, ids = _ids(gdf, p, id_field, missing_ids)
     raw_names = gdf[name_field] if name_field else pd.Series(np.nan, index=gdf.index)
     named = raw_names.notna() & (raw_names.astype(str).str.strip() != "")
     names = raw_names.astype(str).where(named, ids)
@@ -205,6 +282,7 @@ def read_regions(
         unnamed=unnamed,
         duplicates=dupes,
         invalid_reasons=reasons,
+        dropped_missing_ids=dropped,
     )
     return out, report
 
@@ -237,7 +315,15 @@ def _read_checked(
     bool
         Whether the CRS was assumed.
     """
-    gdf = read_vector(p, "regions file", repr(str(p)), layer=layer, fid_as_index=fid_as_index)
+    gdf = read_vector(
+        p,
+        "regions file",
+        repr(str(p)),
+        layer=layer,
+        fid_as_index=fid_as_index,
+        fix="Check that it opens in QGIS (re-export it if it is truncated or corrupted), and "
+        "name its layer with --regions-layer if it has several.",
+    )
     names = [c for c in gdf.columns if c != gdf.geometry.name]
     for label, field in fields:
         if field is not None and field not in gdf.columns:
@@ -248,6 +334,8 @@ def _read_checked(
     if len(gdf) == 0:
         raise InputError(f"regions file {str(p)!r} holds no features.")
     assumed = False
+    if crs is not None:
+        check_crs(crs, "--regions-crs (crs under [regions])")
     if gdf.crs is None:
         if crs is None:
             raise CRSError(

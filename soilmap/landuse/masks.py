@@ -286,7 +286,14 @@ def _read_polygons(
     else:
         path = Path(source)
         name = repr(gdal_path(path))
-        gdf = read_vector(path, "mask file", name, layer=layer)
+        gdf = read_vector(
+            path,
+            "mask file",
+            name,
+            layer=layer,
+            fix="Check that it opens in QGIS, re-export it if it is truncated or corrupted, "
+            "or leave it out of --exclude.",
+        )
     if len(gdf) == 0:
         raise InputError(f"mask {name} holds no features.")
     if gdf.crs is None:
@@ -355,7 +362,9 @@ def exclusion_share(
     shares = []
     if vectors:
         polygons = pd.concat(
-            [gpd.read_file(q).to_crs(grid.crs_wkt) for q in vectors], ignore_index=True
+            # Through the checked reader: a missing or corrupt file is an InputError.
+            [_read_polygons(q, layer=None, crs=None)[0].to_crs(grid.crs_wkt) for q in vectors],
+            ignore_index=True,
         )
         shares.append(
             vector_mask_fraction(gpd.GeoDataFrame(polygons, crs=grid.crs_wkt), grid, chunks=chunks)

@@ -77,7 +77,20 @@ def _fill_nodata(block: np.ndarray, nodata: float, dtype: str) -> np.ndarray:
 def _finish_cog(tmp: Path, dst: Path, profile: Mapping[str, Any], _stored: Any) -> Path:
     opts = dict(profile)
     levels = [2**i for i in range(1, opts.pop("overview_count") + 1)]
-    with gdal_env():
+    ovr = Path(f"{tmp}.ovr")
+    if dst.exists() and not tmp.exists():
+        # A run killed after the copy: the scratch file is removed only once it is done.
+        ovr.unlink(missing_ok=True)
+        return dst
+    # What a run killed while finishing this file left (see soilmap.pipeline.journal).
+    for stale in (ovr, dst):
+        stale.unlink(missing_ok=True)
+    # The overviews go into an external .ovr, never into the scratch file itself: a
+    # run killed while building them leaves the scratch file intact for a resume.
+    # (GDAL finds the .ovr only when it may list the scratch file's folder.)
+    with gdal_env(
+        TIFF_USE_OVR="YES", INTERLEAVE_OVERVIEW="BAND", GDAL_DISABLE_READDIR_ON_OPEN="FALSE"
+    ):
         if levels:
             # Overviews first, into the uncompressed band-interleaved scratch file, one
             # band at a time; the COG driver then only encodes (OVERVIEWS=AUTO takes
@@ -88,6 +101,7 @@ def _finish_cog(tmp: Path, dst: Path, profile: Mapping[str, Any], _stored: Any) 
                 scratch.build_overviews(levels, Resampling[opts["overview_resampling"].lower()])
         rasterio.shutil.copy(tmp, dst, driver="COG", **opts)
     tmp.unlink()
+    ovr.unlink(missing_ok=True)
     return dst
 
 
@@ -111,6 +125,8 @@ class ScratchRaster:
     bands: int
     cog_options: dict[str, Any]
     shape: tuple[int, int] = (0, 0)
+    #: The scratch file was there already (a resumed run) and was kept.
+    reused: bool = False
 
     @property
     def scratch_bytes(self) -> int:
@@ -162,10 +178,12 @@ def create_scratch(
     compress: Compression = "deflate",
     resampling: str = "average",
     tags: Mapping[str, Hashable] | None = None,
+    reuse: bool = False,
 ) -> ScratchRaster:
     """Create the scratch file of an output (metadata only; no pixels computed).
 
-    Parameters are those of :func:`stage_geotiff`.
+    Parameters are those of :func:`stage_geotiff`; with ``reuse`` an existing scratch
+    file (of a resumed run) is kept as it is.
     """
     dst = Path(path)
     tmp = dst.with_name(f".{dst.stem}.blocks.tif")
@@ -201,11 +219,13 @@ def create_scratch(
         "history": str(da.attrs.get("history", "")),
         **(tags or {}),
     }
-    with gdal_env(), rasterio.open(tmp, "w", **profile) as out:
-        out.update_tags(**{k: str(v) for k, v in all_tags.items()})
-        for i, name in enumerate(bands, start=1):
-            out.set_band_description(i, name)
-            out.set_band_unit(i, units)
+    reused = reuse and (tmp.exists() or dst.exists())
+    if not reused:
+        with gdal_env(), rasterio.open(tmp, "w", **profile) as out:
+            out.update_tags(**{k: str(v) for k, v in all_tags.items()})
+            for i, name in enumerate(bands, start=1):
+                out.set_band_description(i, name)
+                out.set_band_unit(i, units)
     cog = {
         "compress": compress.upper(),
         "predictor": "YES",
@@ -227,6 +247,7 @@ def create_scratch(
         bands=len(bands),
         cog_options=cog,
         shape=grid.shape,
+        reused=reused,
     )
 
 

@@ -175,9 +175,16 @@ def output_names(
 
 
 def create_targets(
-    stage: OutputStage, rasters: Mapping[str, RasterOutput], *, compress: Codec
+    stage: OutputStage,
+    rasters: Mapping[str, RasterOutput],
+    *,
+    compress: Codec,
+    reuse: bool = False,
 ) -> dict[str, ScratchRaster]:
-    """Create the scratch file of every raster in the staging folder (no pixel computed)."""
+    """Create the scratch file of every raster in the staging folder (no pixel computed).
+
+    With ``reuse`` (a resumed run), scratch files already in the folder are kept.
+    """
     targets = {}
     for stem, out in rasters.items():
         path = stage.path(f"{stem}.tif")
@@ -190,8 +197,9 @@ def create_targets(
             compress=compress,
             resampling=out.resampling,
             tags=out.tags,
+            reuse=reuse,
         )
-        if isinstance(out.style, Paletted):
+        if isinstance(out.style, Paletted) and not (reuse and targets[stem].reused):
             _embed_palette(targets[stem].scratch, out.style.entries)
     return targets
 

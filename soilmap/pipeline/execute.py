@@ -34,6 +34,7 @@ from soilmap.outputs.cog import ScratchRaster
 from soilmap.outputs.stretch import EDGES, percentiles
 from soilmap.outputs.write import RasterOutput, create_targets, is_disk_full
 from soilmap.pipeline.cluster import Compute, chunk_cells_for_memory, parse_memory
+from soilmap.pipeline.journal import Journal, Partials
 from soilmap.progress import Progress, Reporter, reporter
 from soilmap.zonal.sums import ZonalSums
 
@@ -186,6 +187,7 @@ def _compute_windows(
     compute: Compute,
     stage: OutputStage,
     report: Reporter,
+    journal: Journal | None = None,
 ) -> tuple[ZonalSums | None, dict[str, tuple[float, float, np.ndarray]], dict[str, Any]]:
     """Compute every raster block, the zonal sums and the reductions window by window.
 
@@ -195,9 +197,12 @@ def _compute_windows(
     window, not by the raster, and every input block is still read once.  Two
     windows are in flight at a time, so the cores stay busy while one window's last
     chunk finishes and the next window's graph is built.
+
+    With a ``journal``, each finished window is recorded with the running totals,
+    and the windows it already records are not computed again (``--resume``).
     """
     threads = os.cpu_count() or 1
-    todo = windows(chunks, per_window=2 * threads)
+    todo, start, totals = _resumed(windows(chunks, per_window=2 * threads), journal)
     ranged = [s for s, r in rasters.items() if r.style.needs_range]
 
     def one(window: Window) -> tuple:
@@ -231,13 +236,10 @@ def _compute_windows(
             _, r_v, z_v, p_v = compute.compute(stores, ranges, zonal_part, parts, progress=False)
         return r_v, z_v, p_v
 
-    sums: ZonalSums | None = None
-    lo: dict[str, float] = {}
-    hi: dict[str, float] = {}
-    hist: dict[str, np.ndarray] = {}
-    reduced: dict[str, Any] = {}
+    sums, lo, hi, hist, reduced = totals.sums, totals.lo, totals.hi, totals.hist, totals.reduced
     cells_total = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in todo)
-    cells = 0
+    cells = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in todo[:start])
+    scratch = [t.scratch for t in targets.values()]
     detail = _where(compute)
     # dask's threaded scheduler gives a pool of cores + 4 threads to a compute called
     # from a thread other than the main one: name the count, or 2 windows oversubscribe.
@@ -245,8 +247,8 @@ def _compute_windows(
         dask.config.set(num_workers=threads),
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-window") as pool,
     ):
-        pending = [pool.submit(one, w) for w in todo[:2]]
-        for n in range(1, len(todo) + 1):
+        pending = [pool.submit(one, w) for w in todo[start : start + 2]]
+        for n in range(start + 1, len(todo) + 1):
             r_v, z_v, p_v = pending.pop(0).result()
             if n + 1 < len(todo):
                 pending.append(pool.submit(one, todo[n + 1]))
@@ -267,12 +269,23 @@ def _compute_windows(
                 "windows",
                 cells=cells,
                 cells_total=cells_total,
-                detail=detail if n == 1 else "",
+                detail=detail if n == start + 1 else "",
             )
+            if journal is not None:
+                journal.record_window(n, Partials(sums, lo, hi, hist, reduced), flush=scratch)
     for k, v in reduced.items():
         v = np.asarray(v)
         reduced[k] = int(v) if v.dtype.kind in "biu" else float(v)
     return sums, {s: (lo[s], hi[s], hist[s]) for s in ranged}, reduced
+
+
+def _resumed(todo: list[Window], journal: Journal | None) -> tuple[list[Window], int, Partials]:
+    """The windows, how many are done and their totals (a resumed run keeps its windows)."""
+    if journal is None:
+        return todo, 0, Partials()
+    todo = journal.windows or todo
+    journal.start(todo)
+    return todo, journal.done, journal.partials()
 
 
 def _where(compute: Compute) -> str:
@@ -286,19 +299,38 @@ def _where(compute: Compute) -> str:
     return f"{compute.description}" + (f", task progress at {link}" if link else "")
 
 
-def _finish_all(targets: Mapping[str, ScratchRaster], report: Reporter) -> dict[str, Path]:
+def _finish_all(
+    targets: Mapping[str, ScratchRaster], report: Reporter, journal: Journal | None = None
+) -> dict[str, Path]:
     """Turn every scratch file into its COG, two at a time, largest first.
 
     GDAL's COG driver keeps about 1.3 of 2 cores busy on one file (reading and the
-    overviews are sequential); a second file in parallel fills the gap.
+    overviews are sequential); a second file in parallel fills the gap.  COGs the
+    ``journal`` records as finished are kept as they are.
     """
-    order = sorted(targets, key=lambda s: -targets[s].bands * np.dtype(targets[s].dtype).itemsize)
+    finished = journal.cogs if journal is not None else set()
+    order = sorted(
+        (s for s in targets if s not in finished),
+        key=lambda s: -targets[s].bands * np.dtype(targets[s].dtype).itemsize,
+    )
+
+    def finish(s: str) -> Path:
+        path = targets[s].finish()
+        if journal is not None:
+            journal.record_cog(s)
+        return path
+
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-cog") as pool:
-        done = {s: pool.submit(targets[s].finish) for s in order}
-        written = {}
-        for n, s in enumerate(order, start=1):
-            written[s] = done[s].result()
-            report("write", n, len(order), "Cloud-Optimised GeoTIFFs")
+        done = {s: pool.submit(finish, s) for s in order}
+        written = {s: targets[s].path for s in targets if s in finished}
+        try:
+            for n, s in enumerate(order, start=1):
+                written[s] = done[s].result()
+                report("write", n, len(order), "Cloud-Optimised GeoTIFFs")
+        except BaseException:
+            for f in done.values():  # an interrupted run stops after the COGs in progress
+                f.cancel()
+            raise
         return {s: written[s] for s in targets}
 
 
@@ -313,6 +345,7 @@ def execute(
     reductions: Mapping[str, Reduction] | None = None,
     inputs: Sequence[Path] = (),
     progress: Progress | None = None,
+    journal: Journal | None = None,
 ) -> Executed:
     """Compute and write every raster of a result folder, with the zonal sums, in one pass.
 
@@ -338,6 +371,10 @@ def execute(
     progress : callable, optional
         Receives a :class:`~soilmap.progress.ProgressEvent` per window computed
         (stage ``compute``) and per COG finished (stage ``write``).
+    journal : Journal, optional
+        Record each finished window and COG in the staging folder; a journal that
+        already records some (``--resume``) continues after them, reusing the
+        scratch files and COGs they wrote.
 
     Raises
     ------
@@ -347,22 +384,33 @@ def execute(
         An input block cannot be decoded (truncated or corrupted file).
     """
     report = reporter(progress)
-    targets = create_targets(stage, rasters, compress=compress)
-    check_disk_space(stage.dir, targets)
+    resuming = journal is not None and bool(journal.done or journal.cogs)
+    targets = create_targets(stage, rasters, compress=compress, reuse=resuming)
+    if not resuming:  # a resumed run's scratch files are on the disk already
+        check_disk_space(stage.dir, targets)
+    elif missing := [s for s, t in targets.items() if not t.reused]:
+        raise InputError(
+            f"staging folder {stage.dir} cannot be resumed: the scratch files of "
+            f"{', '.join(missing)} are missing. Run again without --resume (that removes it)."
+        )
     t0 = time.perf_counter()
     try:
         sums, gathered, reduced = _compute_windows(
-            rasters, targets, chunks, zonal, reductions or {}, compute, stage, report
+            rasters, targets, chunks, zonal, reductions or {}, compute, stage, report, journal
         )
         t_windows = time.perf_counter()
-        written = _finish_all(targets, report)
+        written = _finish_all(targets, report, journal)
     except Exception as exc:
-        if is_disk_full(exc) or (isinstance(exc, RasterioError) and _disk_full(exc, stage.dir)):
+        gdal_error = isinstance(exc, RasterioError | CPLE_BaseError)
+        # ("TIFFWriteDirectoryTagData:IO error writing tag data": a scratch file on a
+        # full disk, GDAL's own message does not say why.)
+        if is_disk_full(exc) or (gdal_error and _disk_full(exc, stage.dir)):
+            free = shutil.disk_usage(stage.out_dir).free
             raise OutputSpaceError(
                 f"writing the outputs in {stage.out_dir} failed: the disk is full "
-                f"({exc}). {_space_advice(targets)}"
+                f"({free / 1e6:.1f} MB free; {exc}). {_space_advice(targets)}"
             ) from exc
-        if not isinstance(exc, RasterioError | CPLE_BaseError):
+        if not gdal_error:
             raise
         # A block that GDAL cannot decode shows up only when it is read.
         raise InputError(

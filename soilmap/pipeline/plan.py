@@ -253,6 +253,7 @@ def _open_regions(
         invalid=rc.invalid,
         duplicate_ids=rc.duplicate_ids,
         emissions_field=rc.emissions_field,
+        missing_ids=rc.missing_ids,
     )
     return regions_on_grid(regions, grid, what=f"{str(rc.path)!r}"), report
 

@@ -18,7 +18,8 @@ import geopandas as gpd
 
 from soilmap.config import RunConfig
 from soilmap.grid import dask_chunks
-from soilmap.io.staging import OutputStage, output_lock
+from soilmap.io.staging import OutputLock, output_lock
+from soilmap.io.switch import switch_in
 from soilmap.keys import LayerKey
 from soilmap.landuse.fractions import NODATA_CODE
 from soilmap.options import apply_gdal_cache
@@ -38,6 +39,7 @@ from soilmap.pipeline.checks import check_reductions, value_checks
 from soilmap.pipeline.cluster import Compute, compute_on
 from soilmap.pipeline.execute import chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
+from soilmap.pipeline.resume import clear_stale, fingerprint, interrupt_policy, open_stage
 from soilmap.progress import Progress, reporter, resolve
 from soilmap.report import REPORT, write_report
 from soilmap.zonal.independent import aggregation_note
@@ -155,6 +157,7 @@ def run(
     *,
     progress: bool | Progress | None = None,
     compute: Compute | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Run the whole pipeline and write every output into ``config.output.dir``.
 
@@ -172,6 +175,9 @@ def run(
         ``--progress json``).
     compute : Compute, optional
         Where the graph runs (default: from the config).
+    resume : bool
+        Continue an interrupted run into the same folder from its finished windows
+        (``--resume``, see :mod:`soilmap.pipeline.resume`).
 
     Returns
     -------
@@ -181,7 +187,7 @@ def run(
     apply_gdal_cache()
     # The folder is checked writable and held before any input is opened.
     with (
-        output_lock(config.output.dir),
+        output_lock(config.output.dir) as lock,
         compute_on(
             compute, config.scheduler, config.workers, memory_limit=config.memory_limit
         ) as ctx,
@@ -189,11 +195,19 @@ def run(
         # the staging folder is gone by the time it is raised.
         disk_full_as_space_error(Path(config.output.dir), "COGs, tables and run.json"),
     ):
-        return _run(config, progress=resolve(progress), compute=ctx)
+        return _run(config, progress=resolve(progress), compute=ctx, lock=lock, resume=resume)
 
 
-def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> RunResult:
+def _run(
+    config: RunConfig,
+    *,
+    progress: Progress | None,
+    compute: Compute,
+    lock: OutputLock,
+    resume: bool,
+) -> RunResult:
     t0 = time.perf_counter()
+    previous = clear_stale(Path(config.output.dir), resume=resume)
     n_groups = 12  # a typical class table; per-group layers dominate the working set
     chunks = chunk_budget(
         config.chunks,
@@ -208,9 +222,14 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
     report("open", 1, 1, "inputs")
     t_plan = time.perf_counter()
     rasters = _raster_outputs(p)
-    with OutputStage(
-        config.output.dir, output_names(p), overwrite=config.output.overwrite
-    ) as stage:
+    stage, journal = open_stage(
+        Path(config.output.dir),
+        output_names(p),
+        overwrite=config.output.overwrite,
+        fp=fingerprint(config, dask_chunks(p.stock)),
+        previous=previous,
+    )
+    with stage, interrupt_policy(stage, journal, resume=resume):
         masks = p.soc.count_masks if p.soc is not None else {}
         done = execute(
             rasters,
@@ -222,6 +241,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
             reductions={**{k: (m, "sum") for k, m in masks.items()}, **check_reductions(p)},
             inputs=config.input_paths(),
             progress=progress,
+            journal=journal,
         )
         t_compute = time.perf_counter()
         write_styles(done.written, rasters, done.ranges, done.stretches)
@@ -259,7 +279,7 @@ def _run(config: RunConfig, *, progress: Progress | None, compute: Compute) -> R
         report("report", 0, 1, REPORT)
         write_report(stage.dir, path_for=stage.path)
         report("report", 1, 1, REPORT)
-        outputs = stage.commit()
+        outputs = switch_in(stage, lock, fallback_names=output_names(p))
     report("done", 1, 1, str(config.output.dir))
     log.info(
         "wrote %d files to %s in %.1f s", len(outputs), config.output.dir, time.perf_counter() - t0

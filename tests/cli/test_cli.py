@@ -18,7 +18,7 @@ from soilmap.cli.main import cli
 def captured(monkeypatch):
     seen = {}
 
-    def fake_run(cfg, progress=False):
+    def fake_run(cfg, progress=False, resume=False):
         seen["cfg"] = cfg
         raise SystemExit(0)
 
