@@ -311,7 +311,8 @@ def result_digests(folder: str | os.PathLike) -> dict[str, str]:
     tags, the GeoPackage and ``report.html`` record: each time (and the staging
     folder name) is overwritten by ``#`` of the same length before hashing, so the
     byte offsets stay those of the file.  ``run.json`` is hashed without its
-    ``timings_s`` (how long each stage took) and its ``output.dir``.  Hidden files
+    ``timings_s`` (how long each stage took) and its ``output.dir``; ``report.html``
+    without the output folder's path and name.  Hidden files
     (``.soilmap-files``, the lock) are left out.
     """
     import hashlib
@@ -332,5 +333,7 @@ def result_digests(folder: str | os.PathLike) -> dict[str, str]:
             data = json.dumps(doc, sort_keys=True).encode()
         for pattern in _STAMPS:
             data = re.sub(pattern, lambda m: b"#" * len(m.group()), data)
+        if rel == "report.html":  # the page's byline names the folder it describes
+            data = re.sub(rb'(class="meta">)[^<]*?( \xc2\xb7 )', rb"\1<output folder>\2", data)
         out[rel] = hashlib.sha256(data).hexdigest()
     return out
