@@ -22,7 +22,7 @@ from soilmap.landuse.fractions import open_landuse
 from soilmap.outputs.tables import write_table
 from soilmap.zonal.statistics import zonal_statistics
 
-__all__ = ["TABLE_SUFFIXES", "layer_names", "zonal_statistics_to_file"]
+__all__ = ["TABLE_SUFFIXES", "check_table_out", "layer_names", "zonal_statistics_to_file"]
 
 #: The table formats, by file name suffix.
 TABLE_SUFFIXES = (".gpkg", ".csv", ".parquet", ".geoparquet")
@@ -96,11 +96,7 @@ def zonal_statistics_to_file(
     soilmap.errors.OutputExistsError
         ``out`` exists and ``overwrite`` is False.
     """
-    out = Path(out)
-    if out.suffix.lower() not in TABLE_SUFFIXES:
-        raise InputError(f"--out {str(out)!r}: use a .gpkg, .csv or .parquet file name.")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists. Pass --overwrite to replace it.")
+    out = check_table_out(out, overwrite)
     paths = [Path(p) for p in rasters]
     names = layer_names(paths)
     layers = {
@@ -141,3 +137,21 @@ def zonal_statistics_to_file(
         )
         stage.commit()
     return table, report
+
+
+def check_table_out(out: str | os.PathLike, overwrite: bool) -> Path:
+    """``out`` as a path, once its suffix names a table format and it may be written.
+
+    Raises
+    ------
+    soilmap.errors.InputError
+        The suffix is not ``.gpkg``, ``.csv`` or ``.parquet``.
+    soilmap.errors.OutputExistsError
+        ``out`` exists and ``overwrite`` is False.
+    """
+    out = Path(out)
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        raise InputError(f"--out {str(out)!r}: use a .gpkg, .csv or .parquet file name.")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists. Pass --overwrite to replace it.")
+    return out

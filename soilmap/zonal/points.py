@@ -22,7 +22,7 @@ import pandas as pd
 import pyproj
 import rasterio
 
-from soilmap.errors import CRSError, InputError, OutputExistsError
+from soilmap.errors import CRSError, InputError
 from soilmap.io.paths import gdal_path
 from soilmap.io.raster import gdal_env, read_layout
 from soilmap.io.staging import OutputStage
@@ -31,7 +31,7 @@ from soilmap.landuse.codes import float_codes, is_float_codes
 from soilmap.landuse.schemes import load_class_table
 from soilmap.landuse.table import LUT_NODATA
 from soilmap.outputs.tables import write_table
-from soilmap.zonal.files import TABLE_SUFFIXES, layer_names
+from soilmap.zonal.files import check_table_out, layer_names
 
 __all__ = ["read_points", "sample_points", "sample_points_to_file"]
 
@@ -296,11 +296,7 @@ def sample_points_to_file(
     soilmap.errors.OutputExistsError
         ``out`` exists and ``overwrite`` is False.
     """
-    out = Path(out)
-    if out.suffix.lower() not in TABLE_SUFFIXES:
-        raise InputError(f"--out {str(out)!r}: use a .gpkg, .csv or .parquet file name.")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists. Pass --overwrite to replace it.")
+    out = check_table_out(out, overwrite)
     pts = read_points(points, id_field=id_field, layer=points_layer, crs=points_crs)
     table, units = sample_points(
         rasters, pts, landcover=landcover, landcover_scheme=landcover_scheme
