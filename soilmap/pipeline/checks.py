@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from soilmap.blockstats import BlockStats
 from soilmap.errors import ConfigError, NoValidDataError
 from soilmap.landuse.groups import check_names, suggest
 from soilmap.landuse.table import DEFAULT_ELIGIBLE
 from soilmap.scenario.organic import organic_reductions, organic_summary
-from soilmap.soc.ranges import Reduction, zero_reductions
+from soilmap.soc.ranges import zero_reductions
 from soilmap.soc.verdict import judge, raise_early
 
 if TYPE_CHECKING:
@@ -32,11 +33,12 @@ log = logging.getLogger("soilmap.pipeline")
 __all__ = ["check_reductions", "value_checks"]
 
 
-def check_reductions(p: Plan) -> dict[str, Reduction]:
-    """The reductions the checks need, computed in the run's single pass.
+def check_reductions(p: Plan) -> list[BlockStats]:
+    """The per-chunk statistics the checks need, computed in the run's single pass.
 
-    The range checks of every SOC input and the exact-zero stock cells per land-use
-    group (eligible groups that no cell has are read from the zonal table).
+    The range checks of every SOC input, the exact-zero stock cells per land-use
+    group and the likely organic soils (eligible groups that no cell has are read
+    from the zonal table).
 
     Raises
     ------
@@ -45,12 +47,12 @@ def check_reductions(p: Plan) -> dict[str, Reduction]:
     """
     _check_group_names(p)
     if p.soc is None:
-        return {}
+        return []
     raise_early([m for m in p.soc.sample_failures if m])
-    out = dict(p.soc.value_reductions)
+    out = p.soc.value_stats()
     if p.table is not None:
-        out.update(zero_reductions(p.stock, p.fractions))
-    out.update(organic_reductions(p.stock, p.fractions, p.area_ha))
+        out.append(zero_reductions(p.stock, p.fractions))
+    out.append(organic_reductions(p.stock, p.fractions, p.area_ha))
     return out
 
 

@@ -27,6 +27,7 @@ import xarray as xr
 from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioError
 
+from soilmap.blockstats import BlockStats, Op, combine
 from soilmap.errors import InputError, OutputSpaceError
 from soilmap.io.staging import OutputStage
 from soilmap.options import Codec, get_options
@@ -53,8 +54,6 @@ Window = tuple[int, int, int, int]
 #: A per-cell layer and how its windows combine into one number.
 Reduction = tuple[xr.DataArray, Literal["sum", "min", "max"]]
 
-_COMBINE: dict[str, Callable[[Any, Any], Any]] = {"sum": np.add, "min": np.fmin, "max": np.fmax}
-
 
 @dataclass
 class Executed:
@@ -72,7 +71,8 @@ class Executed:
         2nd and 98th percentile of the same rasters, from a fixed-bin histogram
         gathered in the pass (see :mod:`soilmap.outputs.stretch`).
     reduced : dict of str to int or float
-        Every :data:`Reduction`, over the whole grid.
+        Every :data:`Reduction` and :class:`~soilmap.blockstats.BlockStats`
+        statistic, over the whole grid.
     timings_s : dict of str to float
         ``compute_windows`` and ``cog_finish``.
     """
@@ -178,14 +178,71 @@ def check_disk_space(where: Path, targets: Mapping[str, ScratchRaster]) -> None:
         )
 
 
+@dataclass
+class _Pass:
+    """What every window of a run computes, and where (see :func:`_compute_windows`)."""
+
+    rasters: Mapping[str, RasterOutput]
+    targets: Mapping[str, ScratchRaster]
+    zonal: Callable[[Window], Any] | None
+    reductions: Mapping[str, Reduction]
+    stats: Sequence[BlockStats]
+    compute: Compute
+    stage: OutputStage
+
+    @property
+    def ranged(self) -> list[str]:
+        """Rasters whose style needs their range (and percentile stretch)."""
+        return [s for s, r in self.rasters.items() if r.style.needs_range]
+
+    def ops(self) -> dict[str, Op]:
+        """How each reduction and statistic combines over windows."""
+        ops = {k: op for k, (_, op) in self.reductions.items()}
+        ops.update({k: op for bs in self.stats for k, op in zip(bs.keys, bs.ops, strict=True)})
+        return ops
+
+    def window(self, window: Window) -> tuple:
+        """Store one window's raster blocks; its ranges, zonal sums and reductions."""
+        r0, r1, c0, c1 = window
+        sel = {"y": slice(r0, r1), "x": slice(c0, c1)}
+        lock = self.compute.lock
+        stores = [
+            t.store(
+                self.rasters[s].layer.isel(sel),
+                r0,
+                c0,
+                lock=lock(f"soilmap-write-{self.stage.dir.name}-{s}"),
+            )
+            for s, t in self.targets.items()
+        ]
+        ranges = {
+            s: (
+                dsa.nanmin(self.rasters[s].layer.isel(sel).data),
+                dsa.nanmax(self.rasters[s].layer.isel(sel).data),
+                # Fixed bins, so the windows' histograms add up (percentile stretch).
+                dsa.histogram(self.rasters[s].layer.isel(sel).data, bins=EDGES)[0],
+            )
+            for s in self.ranged
+        }
+        parts = {}
+        for k, (da, op) in self.reductions.items():
+            part = da.isel(sel)
+            parts[k] = (part.sum() if op == "sum" else getattr(part, op)()).data
+        blocks = [bs.blocks(r0, r1, c0, c1) for bs in self.stats]
+        zonal_part = self.zonal(window) if self.zonal is not None else None
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
+            _, r_v, z_v, p_v, b_v = self.compute.compute(
+                stores, ranges, zonal_part, parts, blocks, progress=False
+            )
+        for bs, b in zip(self.stats, b_v, strict=True):
+            p_v.update(bs.reduce(b))
+        return r_v, z_v, p_v
+
+
 def _compute_windows(
-    rasters: Mapping[str, RasterOutput],
-    targets: Mapping[str, ScratchRaster],
+    work: _Pass,
     chunks: Sequence[Sequence[int]],
-    zonal: Callable[[Window], Any] | None,
-    reductions: Mapping[str, Reduction],
-    compute: Compute,
-    stage: OutputStage,
     report: Reporter,
     journal: Journal | None = None,
 ) -> tuple[ZonalSums | None, dict[str, tuple[float, float, np.ndarray]], dict[str, Any]]:
@@ -203,44 +260,15 @@ def _compute_windows(
     """
     threads = os.cpu_count() or 1
     todo, start, totals = _resumed(windows(chunks, per_window=2 * threads), journal)
-    ranged = [s for s, r in rasters.items() if r.style.needs_range]
-
-    def one(window: Window) -> tuple:
-        r0, r1, c0, c1 = window
-        sel = {"y": slice(r0, r1), "x": slice(c0, c1)}
-        stores = [
-            t.store(
-                rasters[s].layer.isel(sel),
-                r0,
-                c0,
-                lock=compute.lock(f"soilmap-write-{stage.dir.name}-{s}"),
-            )
-            for s, t in targets.items()
-        ]
-        ranges = {
-            s: (
-                dsa.nanmin(rasters[s].layer.isel(sel).data),
-                dsa.nanmax(rasters[s].layer.isel(sel).data),
-                # Fixed bins, so the windows' histograms add up (percentile stretch).
-                dsa.histogram(rasters[s].layer.isel(sel).data, bins=EDGES)[0],
-            )
-            for s in ranged
-        }
-        parts = {}
-        for k, (da, op) in reductions.items():
-            part = da.isel(sel)
-            parts[k] = (part.sum() if op == "sum" else getattr(part, op)()).data
-        zonal_part = zonal(window) if zonal is not None else None
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
-            _, r_v, z_v, p_v = compute.compute(stores, ranges, zonal_part, parts, progress=False)
-        return r_v, z_v, p_v
+    ranged, ops = work.ranged, work.ops()
+    counts = {k for bs in work.stats for k in bs.integer}
+    one = work.window
 
     sums, lo, hi, hist, reduced = totals.sums, totals.lo, totals.hi, totals.hist, totals.reduced
     cells_total = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in todo)
     cells = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in todo[:start])
-    scratch = [t.scratch for t in targets.values()]
-    detail = _where(compute)
+    scratch = [t.scratch for t in work.targets.values()]
+    detail = _where(work.compute)
     # dask's threaded scheduler gives a pool of cores + 4 threads to a compute called
     # from a thread other than the main one: name the count, or 2 windows oversubscribe.
     with (
@@ -259,7 +287,7 @@ def _compute_windows(
                 hi[s] = float(np.fmax(hi.get(s, np.nan), b))
                 hist[s] = h if s not in hist else hist[s] + h
             for k, v in p_v.items():
-                reduced[k] = v if k not in reduced else _COMBINE[reductions[k][1]](reduced[k], v)
+                reduced[k] = v if k not in reduced else combine(ops[k], reduced[k], v)
             r0, r1, c0, c1 = todo[n - 1]
             cells += (r1 - r0) * (c1 - c0)
             report(
@@ -275,7 +303,7 @@ def _compute_windows(
                 journal.record_window(n, Partials(sums, lo, hi, hist, reduced), flush=scratch)
     for k, v in reduced.items():
         v = np.asarray(v)
-        reduced[k] = int(v) if v.dtype.kind in "biu" else float(v)
+        reduced[k] = int(v) if v.dtype.kind in "biu" or k in counts else float(v)
     return sums, {s: (lo[s], hi[s], hist[s]) for s in ranged}, reduced
 
 
@@ -346,6 +374,7 @@ def execute(
     inputs: Sequence[Path] = (),
     progress: Progress | None = None,
     journal: Journal | None = None,
+    stats: Sequence[BlockStats] = (),
 ) -> Executed:
     """Compute and write every raster of a result folder, with the zonal sums, in one pass.
 
@@ -365,7 +394,11 @@ def execute(
         ``zonal(window)`` gives the lazy :class:`~soilmap.zonal.sums.ZonalSums` of a
         window; they are combined over the windows.
     reductions : mapping of str to (xarray.DataArray, {"sum", "min", "max"}), optional
-        Further numbers over the whole grid (cleaning counts, totals, checks).
+        Further numbers over the whole grid (cleaning counts, totals), from per-cell
+        layers.
+    stats : sequence of BlockStats, optional
+        Further numbers over the whole grid from per-chunk statistics (the checks):
+        one task per chunk for all of a layer's numbers.
     inputs : sequence of path
         The input files, named when a block cannot be decoded.
     progress : callable, optional
@@ -395,9 +428,8 @@ def execute(
         )
     t0 = time.perf_counter()
     try:
-        sums, gathered, reduced = _compute_windows(
-            rasters, targets, chunks, zonal, reductions or {}, compute, stage, report, journal
-        )
+        work = _Pass(rasters, targets, zonal, reductions or {}, stats, compute, stage)
+        sums, gathered, reduced = _compute_windows(work, chunks, report, journal)
         t_windows = time.perf_counter()
         written = _finish_all(targets, report, journal)
     except Exception as exc:

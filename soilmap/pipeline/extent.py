@@ -157,7 +157,11 @@ def crop_soc(soc: SocInputs, win: RunWindow) -> SocInputs:
     # The range checks count only the window's cells (their flat indices stay the
     # whole grid's, so locations are still right).
     checks = [
-        replace(rc, reductions={k: (crop(da, win), op) for k, (da, op) in rc.reductions.items()})
+        replace(
+            rc,
+            data=crop(rc.data, win) if rc.data is not None else None,
+            origin=(rc.origin[0] + win.row0, rc.origin[1] + win.col0),
+        )
         for rc in soc.range_checks
     ]
     return replace(

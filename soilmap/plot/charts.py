@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["gsocseq_comparison", "horizon_gains", "landuse_bars", "region_bars", "top_and_rest"]
+__all__ = [
+    "gsocseq_comparison",
+    "horizon_gains",
+    "landuse_bars",
+    "region_bars",
+    "region_totals",
+    "top_and_rest",
+]
 
 _ALL = "all"
 
@@ -35,6 +42,31 @@ def top_and_rest(values: pd.Series, top: int = 20) -> pd.Series:
     return head
 
 
+def region_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per region and scenario: the ``all`` rows of the table.
+
+    A table without them (a run without land cover has the single group
+    ``all_land``) gives each region's sums over its groups: the amounts (``*_t``,
+    ``*_ha``, ``*_t_per_yr``) add up, the other columns are the first group's.
+    """
+    totals = table[table["landuse"] == _ALL]
+    if not totals.empty or table.empty:
+        return totals
+    keys = [c for c in ("scenario", "region_id") if c in table.columns]
+    amounts = [
+        c
+        for c in table.columns
+        if c not in keys
+        and c != "region_area_ha"  # the region's own area, the same in every group
+        and c.endswith(("_t", "_ha", "_t_per_yr"))
+        and pd.api.types.is_numeric_dtype(table[c])
+    ]
+    grouped = table.groupby(keys, sort=False, dropna=False)
+    out = grouped.first()
+    out[amounts] = grouped[amounts].sum(min_count=1)
+    return out.reset_index().assign(landuse=_ALL)
+
+
 def _first_scenario(table: pd.DataFrame, scenario: str | None) -> tuple[pd.DataFrame, str]:
     sc = scenario if scenario is not None else str(table["scenario"].iloc[0])
     return table[table["scenario"] == sc], sc
@@ -56,7 +88,7 @@ def region_bars(
     followed by the scenario.
     """
     rows, sc = _first_scenario(table, scenario)
-    rows = rows[rows["landuse"] == _ALL]
+    rows = region_totals(rows)
     labels = rows["region_name"].fillna("").astype(str) + " (" + rows["region_id"].astype(str) + ")"
     values = top_and_rest(pd.Series(rows[column].to_numpy(dtype=float), index=labels), top)
     ax = _axes(ax, (7, 0.3 * len(values) + 1.2))
@@ -123,7 +155,7 @@ def horizon_gains(
     With ``start_years`` each line starts at 0 in its scenario's start year.
     """
     ax = _axes(ax, (7, 4))
-    rows = table[table["landuse"] == _ALL]
+    rows = region_totals(table)
     if regions is not None:
         rows = rows[rows["region_id"].isin(list(regions))]
     cols = sorted(
@@ -143,7 +175,8 @@ def horizon_gains(
     ax.set_xlabel("year", fontsize=8)
     ax.set_ylabel("cumulative gain (Mt C)", fontsize=8)
     ax.set_title("Gains over the horizons, per scenario", fontsize=10)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax
 

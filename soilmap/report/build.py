@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from soilmap.errors import InputError
-from soilmap.plot.charts import horizon_gains, landuse_bars, region_bars
+from soilmap.plot.charts import horizon_gains, landuse_bars, region_bars, region_totals
 from soilmap.plot.maps import raster_map
 from soilmap.plot.read import read_regions_layer, read_zonal
 from soilmap.report.html import e, figure, page, table
@@ -104,7 +104,7 @@ def _answer(zonal: pd.DataFrame, regions: Any, manifest: dict[str, Any]) -> str:
             + "), so a total would count the shared land twice: each region is given on its own "
             "(the 10 with the largest potential).</p>"
         )
-        all_rows = zonal[zonal["landuse"] == "all"]
+        all_rows = region_totals(zonal)
         order = all_rows.groupby("region_id", sort=False)["sequestration_t_per_yr"].max()
         for rid in order.sort_values(ascending=False).index[:10]:
             name = zonal.loc[zonal["region_id"] == rid, "region_name"].iloc[0]
@@ -163,7 +163,7 @@ def _run_figures(folder: Path, manifest: dict[str, Any], zonal: pd.DataFrame, re
     overlap = regions_overlap(regions) if regions is not None else []
     largest = None
     if overlap:
-        alls = zonal[zonal["landuse"] == "all"]
+        alls = region_totals(zonal)
         largest = [str(alls.sort_values("area_ha").iloc[-1]["region_id"])]
     figs.append(
         (

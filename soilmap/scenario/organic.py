@@ -23,9 +23,10 @@ screening indicator, not a soil map (give a peat mask to exclude).
 
 from __future__ import annotations
 
+import numpy as np
 import xarray as xr
 
-from soilmap.soc.ranges import Reduction
+from soilmap.blockstats import BlockStats, block_stats
 
 __all__ = [
     "ORGANIC_STOCK_SOURCE",
@@ -48,20 +49,42 @@ ORGANIC_STOCK_SOURCE = (
 _PREFIX = "organic:"
 
 
+def _organic_block(stock: np.ndarray, shares: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """Cells above the threshold, and each group's hectares above it, of one block."""
+    out = np.zeros(1 + shares.shape[0])
+    if stock.size == 0 or not np.fmax.reduce(stock, axis=None) > ORGANIC_STOCK_T_HA:
+        return out
+    with np.errstate(invalid="ignore"):
+        above = stock > ORGANIC_STOCK_T_HA
+    out[0] = np.count_nonzero(above)
+    a = area[above].astype("float64")
+    for i, g in enumerate(shares):
+        out[1 + i] = np.nansum(g[above] * a)
+    return out
+
+
 def organic_reductions(
     stock: xr.DataArray, fractions: xr.DataArray, area_ha: xr.DataArray
-) -> dict[str, Reduction]:
-    """The sums the count needs, computed with the run's other reductions.
+) -> BlockStats:
+    """The sums the count needs, computed with the run's other statistics, per chunk.
 
     Keys ``organic:cells`` (cells above the threshold) and ``organic:<group>``
     (hectares above it, per land-use group).
     """
-    above = stock > ORGANIC_STOCK_T_HA
-    out: dict[str, Reduction] = {f"{_PREFIX}cells": (above.astype("float64"), "sum")}
-    for g in [str(v) for v in fractions["group"].values]:
-        share = fractions.sel(group=g, drop=True).fillna(0.0)
-        out[f"{_PREFIX}{g}"] = ((share * area_ha).where(above, 0.0), "sum")
-    return out
+    groups = [str(v) for v in fractions["group"].values]
+    return block_stats(
+        _organic_block,
+        stock.data,
+        "yx",
+        fractions.transpose("group", "y", "x").data,
+        "gyx",
+        area_ha.transpose("y", "x").data,
+        "yx",
+        keys=[f"{_PREFIX}cells", *(f"{_PREFIX}{g}" for g in groups)],
+        ops=["sum"] * (1 + len(groups)),
+        cell_chunks=stock.data.chunks,
+        integer=[f"{_PREFIX}cells"],
+    )
 
 
 def organic_summary(

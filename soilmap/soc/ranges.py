@@ -8,9 +8,9 @@ cell, in the same single pass that computes the outputs:
 * :data:`PLAUSIBLE` holds the plausible range of each quantity, in canonical units
   (a stock per 30 cm, scaled by the depth range);
 * :func:`range_check` removes the cells of a layer outside its range (lazily) and gives
-  the per-window reductions that count them, count the well-known sentinels among them
-  (:data:`SENTINELS`) and the exact zeros, and keep the lowest and highest value and
-  the first and last location;
+  the per-chunk statistics (:class:`soilmap.blockstats.BlockStats`) that count them,
+  count the well-known sentinels among them (:data:`SENTINELS`) and the exact zeros,
+  and keep the lowest and highest value and the first and last location;
 * the decision, after the pass and before anything is moved into the output folder,
   is :func:`soilmap.soc.verdict.judge`.
 
@@ -26,8 +26,9 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from soilmap.blockstats import BlockStats
 from soilmap.errors import ConfigError
-from soilmap.soc._range_kernels import STATS, cell_layer, kept_layer, zero_share
+from soilmap.soc._range_kernels import kept_layer, range_stats, zero_stats
 from soilmap.units import CANONICAL, conversion_factor
 
 __all__ = [
@@ -37,15 +38,12 @@ __all__ = [
     "OnImplausible",
     "PlausibleRange",
     "RangeCheck",
-    "Reduction",
     "plausible_range",
     "range_check",
     "zero_reductions",
 ]
 
 OnImplausible = Literal["error", "drop"]
-#: How a reduction's windows combine (as :data:`soilmap.pipeline.execute.Reduction`).
-Reduction = tuple[xr.DataArray, Literal["sum", "min", "max"]]
 ON_IMPLAUSIBLE: tuple[str, ...] = ("error", "drop")
 
 #: Codes that files use for "no data" without declaring it: GDAL/ArcGIS defaults
@@ -138,12 +136,17 @@ class RangeCheck:
     limits : (float, float)
     describe : str
         The range in words.
-    reductions : dict of str to (xarray.DataArray, {"sum", "min", "max"})
-        ``<key>:outside``, ``:sentinel``, ``:zero`` (sums), ``:min``/``:max`` (of the
-        outside values), ``:first``/``:last`` (flat index of outside cells).
+    data : xarray.DataArray or None
+        The layer checked (stored units, after the declared rules), on the grid the
+        run computes: the whole raster, or the run window's crop of it.
+    origin : (int, int)
+        Row and column of ``data``'s first cell on the raster (a cropped layer).
+    sentinels : tuple of float
+        The sentinels counted (:data:`SENTINELS` and the product's own).
     shape : (int, int)
+        The whole raster's shape (flat indices and locations count on it).
     x, y : numpy.ndarray
-        Cell-centre coordinates, to name locations.
+        Cell-centre coordinates of the whole raster, to name locations.
     """
 
     key: str
@@ -152,10 +155,29 @@ class RangeCheck:
     units: str
     limits: tuple[float, float]
     describe: str
-    reductions: dict[str, Reduction] = field(default_factory=dict)
+    data: xr.DataArray | None = None
+    origin: tuple[int, int] = (0, 0)
+    sentinels: tuple[float, ...] = SENTINELS
     shape: tuple[int, int] = (0, 0)
     x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def stats(self) -> BlockStats:
+        """The per-chunk statistics of :attr:`data`: ``<key>:outside``, ``:sentinel``,
+        ``:zero`` (counts), ``:min``/``:max`` (of the outside values) and
+        ``:first``/``:last`` (flat index of outside cells on the whole raster)."""
+        if self.data is None:
+            raise ValueError(f"the range check of {self.what} has no layer")
+        return range_stats(
+            self.data.data,
+            key=self.key,
+            lo=self.limits[0],
+            hi=self.limits[1],
+            sentinels=self.sentinels,
+            huge=HUGE,
+            width=self.shape[1],
+            origin=self.origin,
+        )
 
     def location(self, flat: float) -> str:
         """``"row r, col c (x=…, y=…)"`` of a flat cell index."""
@@ -222,10 +244,9 @@ def range_check(
     >>> import numpy as np, xarray as xr
     >>> da = xr.DataArray(np.array([[-999.0, 0.0, 50.0, 5e9]]), dims=("y", "x")).chunk()
     >>> kept, rc = range_check(da, quantity="stock", units="t C ha-1", key="k", what="t0")
-    >>> {
-    ...     k: float(v.sum() if op == "sum" else getattr(v, op)())
-    ...     for k, (v, op) in rc.reductions.items()
-    ... }  # doctest: +NORMALIZE_WHITESPACE
+    >>> bs = rc.stats()
+    >>> {k: float(v) for k, v in bs.reduce(bs.data.compute()).items()}
+    ... # doctest: +NORMALIZE_WHITESPACE
     {'k:outside': 2.0, 'k:sentinel': 1.0, 'k:zero': 1.0, 'k:min': -999.0, 'k:max': 5000000000.0,
      'k:first': 0.0, 'k:last': 3.0}
     >>> kept.values.tolist()
@@ -234,24 +255,6 @@ def range_check(
     lo, hi, words = plausible_range(quantity, units, depth_cm=depth_cm)
     if da.chunks is None:
         da = da.chunk()
-    # One kernel per statistic over the same blocks (no second read), each nearly free
-    # on a clean block (see soilmap.soc._range_kernels).
-    layer = {
-        stat: xr.DataArray(
-            cell_layer(
-                da.data,
-                stat,
-                lo=lo,
-                hi=hi,
-                sentinels=(*SENTINELS, *extra_sentinels),
-                huge=HUGE,
-            ),
-            # No coordinates: the engine slices these by position, and every
-            # coordinate makes each window's slice and sum slower to build.
-            dims=da.dims,
-        )
-        for stat in STATS
-    }
     rc = RangeCheck(
         key=key,
         what=what,
@@ -259,15 +262,9 @@ def range_check(
         units=units,
         limits=(lo, hi),
         describe=words,
-        reductions={
-            f"{key}:outside": (layer["outside"], "sum"),
-            f"{key}:sentinel": (layer["sentinel"], "sum"),
-            f"{key}:zero": (layer["zero"], "sum"),
-            f"{key}:min": (layer["value"], "min"),
-            f"{key}:max": (layer["value"], "max"),
-            f"{key}:first": (layer["index"], "min"),
-            f"{key}:last": (layer["index"], "max"),
-        },
+        # No coordinates: the engine slices the statistics by chunk position.
+        data=xr.DataArray(da.data, dims=da.dims),
+        sentinels=(*SENTINELS, *extra_sentinels),
         shape=(da.sizes["y"], da.sizes["x"]),
         x=np.asarray(da["x"].values) if "x" in da.coords else np.arange(da.sizes["x"]),
         y=np.asarray(da["y"].values) if "y" in da.coords else np.arange(da.sizes["y"]),
@@ -278,20 +275,13 @@ def range_check(
     return kept, rc
 
 
-def zero_reductions(stock: xr.DataArray, fractions: xr.DataArray) -> dict[str, Reduction]:
-    """Exact-zero stock cells per land-use group (group shares summed), as reductions.
+def zero_reductions(stock: xr.DataArray, fractions: xr.DataArray) -> BlockStats:
+    """Exact-zero stock cells per land-use group (group shares summed), per chunk.
 
     Keys ``"zeros:<group>"``; a cell whose stock is 0 counts its share of each group.
     """
     shares = fractions.transpose("group", "y", "x").data
-    groups = [str(v) for v in fractions["group"].values]
-    return {
-        f"zeros:{g}": (
-            xr.DataArray(zero_share(stock.data, shares, i), dims=("y", "x")),
-            "sum",
-        )
-        for i, g in enumerate(groups)
-    }
+    return zero_stats(stock.data, shares, [str(v) for v in fractions["group"].values])
 
 
 def check_on_implausible(value: Any, where: str = "[soc]") -> OnImplausible:

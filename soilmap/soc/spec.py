@@ -11,6 +11,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from soilmap.blockstats import BlockStats
 from soilmap.errors import ConfigError
 from soilmap.soc.cleaning import CleaningReport, rules_from_mappings
 from soilmap.soc.plausibility import (
@@ -19,7 +20,7 @@ from soilmap.soc.plausibility import (
     PlausibilityResult,
 )
 from soilmap.soc.products import list_products
-from soilmap.soc.ranges import OnImplausible, RangeCheck, Reduction, check_on_implausible
+from soilmap.soc.ranges import OnImplausible, RangeCheck, check_on_implausible
 
 __all__ = [
     "PropertyLayers",
@@ -284,10 +285,9 @@ class SocInputs:
     #: What the pre-run samples showed of implausible cells (None: nothing), per layer.
     sample_failures: list[str | None] = field(default_factory=list)
 
-    @property
-    def value_reductions(self) -> dict[str, Reduction]:
-        """Every range-check reduction, by key (for the engine's ``reductions``)."""
-        return {k: v for rc in self.range_checks for k, v in rc.reductions.items()}
+    def value_stats(self) -> list[BlockStats]:
+        """The per-chunk statistics of every range check (for the engine's ``stats``)."""
+        return [rc.stats() for rc in self.range_checks]
 
     def compute_counts(self) -> dict[str, int]:
         """Compute the counts on their own (reads the inputs; pipelines use :attr:`counts`)."""
@@ -296,8 +296,8 @@ class SocInputs:
 
     def report(self, counts: Mapping[str, Any]) -> dict[str, Any]:
         """JSON-able description for ``run.json``, given the *computed* counts."""
-        checks = self.value_reductions
-        n = {k: int(np.asarray(v)) for k, v in counts.items() if k not in checks}
+        checks = tuple(f"{rc.key}:" for rc in self.range_checks)
+        n = {k: int(np.asarray(v)) for k, v in counts.items() if not k.startswith(checks)}
         unc = None
         if self.uncertainty is not None:
             clipped = {k.split(":", 1)[1]: v for k, v in n.items() if k.startswith("bounds:")}

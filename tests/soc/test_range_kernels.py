@@ -1,13 +1,15 @@
 """The range check's block kernels equal a plain whole-array numpy reference, on any chunking.
 
-The kernels skip clean blocks (min/max first) and return zero-stride identities: every
+The kernels skip clean blocks (min/max first) and return one vector per chunk: every
 shortcut must give the counts, extremes, locations, kept values and zero shares that
 the direct formulas give on the whole array, whatever the blocks hold (all NaN, only
-zeros, ±inf, float32's -3.4e38, sentinels) and wherever the chunk edges fall.
+zeros, ±inf, float32's -3.4e38, sentinels), wherever the chunk edges fall and
+whichever chunk-aligned windows the engine takes them in.
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import dask.array as dsa
@@ -16,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from soilmap.soc._range_kernels import cell_layer, kept_layer, zero_share
+from soilmap.blockstats import combine
+from soilmap.soc._range_kernels import kept_layer, range_stats, zero_stats
 from soilmap.soc.ranges import HUGE, SENTINELS
 
 LO, HI = 0.0, 800.0
@@ -39,24 +42,35 @@ def _reference(x: np.ndarray) -> dict[str, float]:
     }
 
 
+def _in_windows(bs, windows) -> dict[str, float]:
+    """The statistics taken window by window and combined, as the engine does."""
+    out: dict[str, float] = {}
+    for w in windows:
+        part = bs.reduce(bs.blocks(*w).compute())
+        out = {
+            k: combine(op, out[k], part[k]) if k in out else part[k]
+            for k, op in zip(bs.keys, bs.ops, strict=True)
+        }
+    return out
+
+
 def _kernels(x: np.ndarray, chunks: tuple[int, int]) -> dict[str, float]:
     d = dsa.from_array(x, chunks=chunks)
-    layer = {
-        s: cell_layer(d, s, lo=LO, hi=HI, sentinels=SENTINELS, huge=HUGE)
-        for s in ("outside", "sentinel", "zero", "value", "index")
-    }
+    bs = range_stats(d, key="k", lo=LO, hi=HI, sentinels=SENTINELS, huge=HUGE)
+    rows, cols = np.cumsum((0, *d.chunks[0])), np.cumsum((0, *d.chunks[1]))
+    # One window per chunk row, split at a middle chunk edge (as the engine's windows).
+    mid = cols[len(cols) // 2]
+    windows = [(int(a), int(b), 0, int(mid)) for a, b in itertools.pairwise(rows)]
+    windows += [(int(a), int(b), int(mid), x.shape[1]) for a, b in itertools.pairwise(rows)]
     with np.errstate(all="ignore"), warnings.catch_warnings():
-        # nanmin of a clean layer (all NaN) warns: expected
         warnings.simplefilter("ignore", RuntimeWarning)
-        return {
-            "outside": int(layer["outside"].sum().compute()),
-            "sentinel": int(layer["sentinel"].sum().compute()),
-            "zero": int(layer["zero"].sum().compute()),
-            "min": float(dsa.nanmin(layer["value"]).compute()),
-            "max": float(dsa.nanmax(layer["value"]).compute()),
-            "first": float(dsa.nanmin(layer["index"]).compute()),
-            "last": float(dsa.nanmax(layer["index"]).compute()),
-        }
+        got = _in_windows(bs, windows)
+    return {
+        k.split(":", 1)[1]: int(v)
+        if k.split(":", 1)[1] in ("outside", "sentinel", "zero")
+        else float(v)
+        for k, v in got.items()
+    }
 
 
 @settings(max_examples=60, deadline=None)
@@ -86,11 +100,26 @@ def test_zero_shares_on_any_group_chunking(group_chunks):
     rng = np.random.default_rng(7)
     stock = rng.choice([0.0, 10.0, np.nan], (7, 9))
     shares = rng.random((3, 7, 9)).astype("float32")
+    shares[1, 0, 0] = np.nan  # a share without data is no share
     s = dsa.from_array(stock, chunks=(3, 4))
     f = dsa.from_array(shares, chunks=(group_chunks, 3, 4))
-    for g in range(3):
-        got = zero_share(s, f, g).compute()
-        np.testing.assert_array_equal(got, np.where(stock == 0, shares[g], 0))
-        assert float(zero_share(s, f, g).sum().compute()) == pytest.approx(
-            float(shares[g][stock == 0].sum()), rel=1e-6
-        )
+    bs = zero_stats(s, f, ["a", "b", "c"])
+    got = _in_windows(bs, [(0, 3, 0, 9), (3, 7, 0, 4), (3, 7, 4, 9)])
+    for g, name in enumerate("abc"):
+        want = float(np.nansum(shares[g][stock == 0].astype("float64")))
+        assert got[f"zeros:{name}"] == pytest.approx(want, rel=1e-12)
+
+
+def test_flat_indices_of_a_cropped_layer_count_on_the_whole_grid():
+    x = np.full((6, 8), 50.0)
+    x[4, 7] = -999.0  # cell 4 * 8 + 7 = 39 of the whole grid
+    crop = dsa.from_array(x, chunks=(2, 3))[3:6, 5:8]  # starts at row 3, col 5
+    bs = range_stats(crop, key="k", lo=LO, hi=HI, width=8, origin=(3, 5))
+    got = bs.reduce(bs.data.compute())
+    assert (got["k:first"], got["k:last"], got["k:outside"]) == (39.0, 39.0, 1.0)
+
+
+def test_a_window_off_the_chunk_edges_is_refused():
+    bs = range_stats(dsa.zeros((4, 4), chunks=2), key="k", lo=LO, hi=HI)
+    with pytest.raises(ValueError, match="chunk edges"):
+        bs.blocks(0, 3, 0, 4)
