@@ -16,7 +16,7 @@ reads nothing more: the reads are the same blocks, once (``tests/pipeline/test_l
 
 Usage::
 
-    python benchmarks/plausibility_cost.py [--cells 1e7 1e8] [--repeat 3]
+    python benchmarks/plausibility_cost.py [--cells 1e7 1e8] [--repeat 3] [--profile]
 
 Writes ``benchmarks/results/plausibility_cost.json``.
 """
@@ -80,11 +80,51 @@ def _shares(with_: list[float], without: list[float]) -> dict[str, object]:
     }
 
 
+#: The check's own tasks: the per-chunk statistics and the removal of outside cells.
+CHECK_TASKS = ("range_block", "zero_block", "organic_block", "kept_block")
+
+
+def _task_shares(config: Path, out: Path) -> dict[str, object]:
+    """One run with the check under dask's ``Profiler``: the check tasks' thread-seconds,
+    against all tasks' and the run's CPU time (less sensitive to other jobs than wall or
+    CPU time; it leaves out the graph building in Python, and GDAL's own threads run
+    outside dask's tasks, so the run's CPU time is more than the tasks')."""
+    import collections
+
+    from dask.diagnostics import Profiler
+
+    import soilmap.pipeline.run as run_mod
+    from soilmap.config import load_config
+
+    cfg = load_config(config).with_output(out, overwrite=True)
+    c = _cpu_s()
+    with Profiler() as prof:
+        run_mod.run(cfg, progress=False)
+    cpu = _cpu_s() - c
+    by_name: collections.Counter[str] = collections.Counter()
+    for r in prof.results:
+        key = r.key[0] if isinstance(r.key, tuple) else r.key
+        by_name[str(key).rsplit("-", 1)[0]] += r.end_time - r.start_time
+    total = sum(by_name.values())
+    # (A task fused with others is named after them all: matched by substring.)
+    check = {n: round(t, 3) for n, t in by_name.items() if any(c in n for c in CHECK_TASKS)}
+    return {
+        "run_cpu_s": round(cpu, 2),
+        "task_seconds_total": round(total, 2),
+        "check_task_seconds": check,
+        "check_share_of_task_seconds": round(sum(check.values()) / total, 4),
+        "check_task_seconds_share_of_run_cpu": round(sum(check.values()) / cpu, 4),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", nargs="+", type=float, default=[1e7])
     ap.add_argument("--repeat", type=int, default=3, help="pairs of runs")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "plausibility_cost.json")
+    ap.add_argument(
+        "--profile", action="store_true", help="also the check tasks' share of task time"
+    )
     args = ap.parse_args()
     # The code measured is the one imported now, whatever is committed while it runs.
     commit = subprocess.run(
@@ -126,6 +166,8 @@ def main() -> None:
                 "holds_on_cpu": cpu_shares["median_pairwise_cost_share"] <= 0.05,  # type: ignore[operator]
             }
         )
+        if args.profile:
+            results[-1]["dask_profile"] = _task_shares(config, out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(

@@ -118,7 +118,8 @@ def block_stats(
         ``kernel(*blocks, **kwargs)`` gives the 1-D float vector (``len(keys)``) of
         one chunk.  Its blocks are those of ``args``: pairs of a dask array and its
         index string as :func:`dask.array.blockwise` takes them, the cell axes
-        named ``"y"`` and ``"x"`` (other axes are given whole, e.g. ``"gyx"``).
+        named ``"y"`` and ``"x"``.  An array with a further axis (``"gyx"``) comes
+        as the list of its blocks along that axis, not concatenated (no copy).
     *args
         ``array, index, array, index, ...``
     keys, ops : sequence
@@ -153,7 +154,7 @@ def block_stats(
 
     def one(*blocks: np.ndarray, **kw: Any) -> np.ndarray:
         if origin is not None:
-            kw["origin"] = (int(blocks[0][0, 0, 0]), int(blocks[0][0, 0, 1]))
+            kw["origin"] = (int(blocks[0][0][0, 0, 0]), int(blocks[0][0][0, 0, 1]))
             blocks = blocks[1:]
         return np.asarray(kernel(*blocks, **kw), dtype="float64").reshape(1, 1, n)
 
@@ -170,7 +171,7 @@ def block_stats(
         *args,
         new_axes={"k": n},
         adjust_chunks={"y": 1, "x": 1},
-        concatenate=True,
+        concatenate=False,
         align_arrays=False,
         dtype="float64",
         meta=np.empty((0, 0, 0), "float64"),

@@ -23,6 +23,8 @@ screening indicator, not a soil map (give a peat mask to exclude).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import xarray as xr
 
@@ -49,16 +51,20 @@ ORGANIC_STOCK_SOURCE = (
 _PREFIX = "organic:"
 
 
-def _organic_block(stock: np.ndarray, shares: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """Cells above the threshold, and each group's hectares above it, of one block."""
-    out = np.zeros(1 + shares.shape[0])
+def _organic_block(stock: np.ndarray, shares: Sequence[np.ndarray], area: np.ndarray) -> np.ndarray:
+    """Cells above the threshold, and each group's hectares above it, of one block.
+
+    ``shares``: the blocks along the group axis (not concatenated: no copy).
+    """
+    groups = [g for block in shares for g in block]
+    out = np.zeros(1 + len(groups))
     if stock.size == 0 or not np.fmax.reduce(stock, axis=None) > ORGANIC_STOCK_T_HA:
         return out
     with np.errstate(invalid="ignore"):
         above = stock > ORGANIC_STOCK_T_HA
     out[0] = np.count_nonzero(above)
     a = area[above].astype("float64")
-    for i, g in enumerate(shares):
+    for i, g in enumerate(groups):
         out[1 + i] = np.nansum(g[above] * a)
     return out
 

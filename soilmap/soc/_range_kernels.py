@@ -161,13 +161,16 @@ def kept_layer(data: dsa.Array, *, lo: float, hi: float) -> dsa.Array:
     )
 
 
-def _zero_block(stock: np.ndarray, shares: np.ndarray) -> np.ndarray:
-    """Each group's share summed over the block's exact-zero stock cells."""
+def _zero_block(stock: np.ndarray, shares: Sequence[np.ndarray]) -> np.ndarray:
+    """Each group's share summed over the block's exact-zero stock cells.
+
+    ``shares``: the blocks along the group axis (not concatenated: no copy).
+    """
     mn, mx = _extremes(stock)
     if not (mn <= 0.0 <= mx):
-        return np.zeros(shares.shape[0])
+        return np.zeros(sum(b.shape[0] for b in shares))
     zero = stock == 0
-    return np.array([float(np.nansum(g[zero], dtype="float64")) for g in shares])
+    return np.array([float(np.nansum(g[zero], dtype="float64")) for block in shares for g in block])
 
 
 def zero_stats(stock: dsa.Array, shares: dsa.Array, groups: Sequence[str]) -> BlockStats:
