@@ -158,9 +158,10 @@ def add_rate(alg, label: str, *, losses: bool) -> None:
     """``RATE``: a relative annual growth of the SOC stock, 0.004 by default.
 
     With ``losses``, negative rates (losses) are accepted as by ``soilmap run``; a rate
-    that looks like a unit slip (|rate| > 0.05 per year) is refused by soilmap itself,
-    with its message, when it reads the value (never checked twice with other rules).
-    Without, the dialog asks for a positive target (``soilmap gsocseq``).
+    that looks like a unit slip (|rate| > 0.05 per year) is refused by soilmap when it
+    reads the value (``soilmap.scenario.model.check_rate_slip``, the check of the CLI
+    flags and config files), with its message in the log: the plugin keeps no copy of
+    the rule.  Without, the dialog asks for a positive target (``soilmap gsocseq``).
     """
     bounds = {} if losses else {"minValue": 0}
     alg.addParameter(
