@@ -70,6 +70,9 @@ class GridInputs:
     warmup: tuple[xr.DataArray, xr.DataArray, xr.DataArray] | None = None
 
 
+#: A float64 array (blocks and batches of cells).
+_F64 = npt.NDArray[np.float64]
+
 #: Cells run together inside a block: the float64 working set (warm-up months, pools per
 #: scenario) is bounded by this batch, not by the chunk (~8 KB a cell with 20 years).
 BATCH_CELLS = 1 << 14
@@ -97,13 +100,7 @@ class _BlockParams:
     names: Sequence[str]
 
 
-def _block(
-    flat: npt.NDArray[np.float64],
-    monthly: npt.NDArray[np.float64],
-    warm: npt.NDArray[np.float64],
-    *,
-    params: _BlockParams,
-) -> npt.NDArray[np.float64]:
+def _block(flat: _F64, monthly: _F64, warm: _F64, *, params: _BlockParams) -> _F64:
     shape = flat.shape[1:]
     f_all = flat.reshape(flat.shape[0], -1)
     mo_all = monthly.reshape(monthly.shape[0], -1)
@@ -121,13 +118,7 @@ def _block(
     return out.reshape((len(params.names), *shape))
 
 
-def _batch(
-    f: npt.NDArray[np.float64],
-    mo: npt.NDArray[np.float64],
-    warm: npt.NDArray[np.float64],
-    *,
-    params: _BlockParams,
-) -> npt.NDArray[np.float64]:
+def _batch(f: _F64, mo: _F64, warm: _F64, *, params: _BlockParams) -> _F64:
     """The model of a batch of cells (arrays with cells last)."""
     clay, soc, plant, dpm_rpm, fym = f
     temp, rain, evap, cover, share, factor = (mo[12 * i : 12 * i + 12] for i in range(6))
