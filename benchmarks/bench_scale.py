@@ -56,7 +56,6 @@ to ``<out>/scale_results.md``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import json
 import math
@@ -65,13 +64,14 @@ import platform
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from _inputs import BLOCK, run_config, tiled_profile, voronoi_cells, write_regions
+from _measure import tree_rss, wait_sampled
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -80,7 +80,6 @@ WORK = HERE / "work"
 RES = 1.0 / 480.0  # ~250 m
 WEST, NORTH = -10.0, 60.0
 NODATA = -9999.0
-BLOCK = 512
 SEED = 4_1000
 N_REGIONS = 500
 SOC_UNITS = "t C ha-1"
@@ -235,26 +234,11 @@ def _thresholds(n: int, f: dict[str, _Field]) -> dict[str, object]:
 
 
 def _profile(n: int, dtype: str, nodata: float) -> dict:
-    from affine import Affine
-
-    return {
-        "driver": "GTiff",
-        "width": n,
-        "height": n,
-        "count": 1,
-        "dtype": dtype,
-        "crs": "EPSG:4326",
-        "transform": Affine(RES, 0, WEST, 0, -RES, NORTH),
-        "nodata": nodata,
-        "tiled": True,
-        "blockxsize": BLOCK,
-        "blockysize": BLOCK,
-        "compress": "deflate",
-        "zlevel": 6,
-        "predictor": 3 if dtype == "float32" else 2,
-        "bigtiff": "if_safer",
-        "num_threads": "all_cpus",
-    }
+    predictor = 3 if dtype == "float32" else 2
+    return tiled_profile(
+        n, n, dtype, west=WEST, north=NORTH, res=RES, nodata=nodata, compress="deflate",
+        zlevel=6, predictor=predictor,
+    )  # fmt: skip
 
 
 def make_rasters(soc_path: Path, lc_path: Path, n: int) -> None:
@@ -314,35 +298,21 @@ def make_rasters(soc_path: Path, lc_path: Path, n: int) -> None:
 
 def make_regions(path: Path, n: int, count: int = N_REGIONS) -> None:
     """Voronoi polygons of ``count`` seeded random points, clipped to the raster extent."""
-    import geopandas as gpd
     import shapely
 
     span = n * RES
-    west, south, east, north = WEST, NORTH - span, WEST + span, NORTH
-    rng = np.random.default_rng(SEED + 7)
-    pts = shapely.multipoints(rng.uniform((west, south), (east, north), (count, 2)))
-    box = shapely.box(west, south, east, north)
-    cells = shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=box))
-    cells = shapely.intersection(cells, box)
+    bounds = (WEST, NORTH - span, WEST + span, NORTH)
+    cells = voronoi_cells(np.random.default_rng(SEED + 7), count, bounds)
+    cells = shapely.intersection(cells, shapely.box(*bounds))
     cells = shapely.segmentize(cells, span / 2000)  # a vertex every few cells, like real borders
     order = np.lexsort(
         (shapely.get_x(shapely.centroid(cells)), shapely.get_y(shapely.centroid(cells)))
     )
-    cells = cells[order]
-    gdf = gpd.GeoDataFrame(
-        {
-            "region_id": [f"R{i:04d}" for i in range(len(cells))],
-            "region_name": [f"Region {i}" for i in range(len(cells))],
-        },
-        geometry=cells,
-        crs=4326,
-    )
-    tmp = path.with_suffix(".part.gpkg")
-    gdf.to_file(tmp, driver="GPKG", engine="pyogrio")
-    os.replace(tmp, path)
+    write_regions(path, cells[order], ids="R{:04d}", names="Region {}")
 
 
-CONFIG = """\
+CONFIG = run_config(
+    """\
 # soilmap run configuration written by benchmarks/bench_scale.py
 [soc]
 stock = "soc.tif"
@@ -351,23 +321,10 @@ units = "{units}"
 [landcover]
 path = "{landcover}"
 scheme = "esa_worldcover"
-
-[regions]
-path = "regions.gpkg"
-id_field = "region_id"
-name_field = "region_name"
-
-[scenario]
-name = "4p1000"
-rate = 0.004
-start_year = 2020
-horizons = [2030, 2050]
-growth = "linear"
-
-[output]
-dir = "out"
-compress = "deflate"
-"""
+""",
+    horizons=[2030, 2050],
+    compress="deflate",
+)
 
 
 def prepare(cells: float) -> dict:
@@ -405,20 +362,6 @@ def prepare(cells: float) -> dict:
 # --------------------------------------------------------------------------- measuring
 
 
-def _tree_rss(proc) -> int:
-    import psutil
-
-    total = 0
-    try:
-        procs = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
-
-
 def measure(cmd: list[str], *, label: str, env: dict | None = None, check: bool = True) -> dict:
     """Run ``cmd``; wall, CPU (user + sys of the tree), peak RSS of the tree, load.
 
@@ -437,20 +380,12 @@ def measure(cmd: list[str], *, label: str, env: dict | None = None, check: bool 
         child = subprocess.Popen(cmd, env=env or _env(), cwd=REPO, stderr=err)
     ps = psutil.Process(child.pid)
     peak = [0]
-    done = threading.Event()
 
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss(ps))
-            done.wait(0.1)
+    def sample() -> bool:
+        peak[0] = max(peak[0], tree_rss(ps))
+        return True
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, status, ru = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - t0
-    done.set()
-    sampler.join()
-    child.returncode = os.waitstatus_to_exitcode(status)
+    child.returncode, ru, wall = wait_sampled(child, t0, sample, 0.1)
     if child.returncode != 0:
         tail = log.read_text()[-1500:]
         if check:
@@ -865,12 +800,8 @@ def run_worldcover(tile: Path, out: Path) -> dict:
         import geopandas as gpd
         import shapely
 
-        rng = np.random.default_rng(SEED + 12)
-        pts = shapely.multipoints(rng.uniform((b.left, b.bottom), (b.right, b.top), (50, 2)))
-        box = shapely.box(*b)
-        cells = shapely.intersection(
-            shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=box)), box
-        )
+        cells = voronoi_cells(np.random.default_rng(SEED + 12), 50, tuple(b))
+        cells = shapely.intersection(cells, shapely.box(*b))
         gpd.GeoDataFrame(
             {"region_id": [f"W{i:03d}" for i in range(len(cells))]}, geometry=cells, crs=4326
         ).to_file(regions, driver="GPKG", engine="pyogrio")

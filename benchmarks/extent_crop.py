@@ -53,44 +53,32 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
+from _inputs import BLOCK, run_config, tiled_profile, voronoi_cells, write_regions
+from _measure import tree_rss, wait_sampled
 
 REPO = Path(__file__).resolve().parents[1]
-BLOCK = 512
 NODATA = -32768
 SEED = 20261207
 #: The regions' box (W, S, E, N): 36° × 18°, 1 % of the globe's 360° × 180°.
 BOX = (60.3, 10.1, 96.3, 28.1)
 N_REGIONS = 20
 
-CONFIG = """\
+CONFIG = run_config(
+    """\
 # soilmap run configuration written by benchmarks/extent_crop.py
 [soc]
 stock = "soc.tif"
 units = "t C ha-1"
 top_cm = 0
 bottom_cm = 30
-
-[regions]
-path = "regions.gpkg"
-id_field = "region_id"
-name_field = "region_name"
-
-[scenario]
-name = "4p1000"
-rate = 0.004
-start_year = 2020
-horizons = [2030]
-growth = "linear"
-
-[output]
-dir = "out"
-compress = "zstd"
-"""
+""",
+    horizons=[2030],
+    compress="zstd",
+)
 
 
 def grid_shape(cells: float) -> tuple[int, int]:
@@ -119,27 +107,13 @@ def _soc_strip(row0: int, rows: int, cols: int, res: float) -> np.ndarray:
 def make_soc(path: Path, cells: float) -> None:
     """The global Int16 SOC raster, written strip by strip (512 rows) to a tiled TIFF."""
     import rasterio
-    from affine import Affine
 
     rows, cols = grid_shape(cells)
     res = 360.0 / cols
-    profile = {
-        "driver": "GTiff",
-        "width": cols,
-        "height": rows,
-        "count": 1,
-        "dtype": "int16",
-        "crs": "EPSG:4326",
-        "transform": Affine(res, 0, -180.0, 0, -res, 90.0),
-        "nodata": NODATA,
-        "tiled": True,
-        "blockxsize": BLOCK,
-        "blockysize": BLOCK,
-        "compress": "zstd",
-        "predictor": 2,
-        "bigtiff": "if_safer",
-        "num_threads": "all_cpus",
-    }
+    profile = tiled_profile(
+        cols, rows, "int16", west=-180.0, north=90.0, res=res, nodata=NODATA, compress="zstd",
+        predictor=2,
+    )  # fmt: skip
     tmp = path.with_suffix(".part.tif")
     with rasterio.open(tmp, "w", **profile) as dst:
         dst.update_tags(1, units="t C ha-1")
@@ -151,7 +125,6 @@ def make_soc(path: Path, cells: float) -> None:
 
 def make_regions(path: Path) -> None:
     """20 Voronoi districts of an ellipse inscribed in :data:`BOX` (its bounding box)."""
-    import geopandas as gpd
     import shapely
 
     w, s, e, n = BOX
@@ -159,22 +132,9 @@ def make_regions(path: Path) -> None:
     t = np.linspace(0, 2 * np.pi, 2001)[:-1]
     # Vertices at t = 0, pi/2, pi, 3pi/2 touch the box's four edges exactly.
     country = shapely.Polygon(np.c_[cx + ax * np.cos(t), cy + ay * np.sin(t)])
-    rng = np.random.default_rng(SEED)
-    pts = shapely.multipoints(rng.uniform((w, s), (e, n), (N_REGIONS, 2)))
-    parts = shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=shapely.box(*BOX)))
+    parts = voronoi_cells(np.random.default_rng(SEED), N_REGIONS, BOX)
     parts = shapely.segmentize(shapely.intersection(parts, country), 0.05)
-    parts = parts[~shapely.is_empty(parts)]
-    gdf = gpd.GeoDataFrame(
-        {
-            "region_id": [f"D{i:02d}" for i in range(len(parts))],
-            "region_name": [f"District {i}" for i in range(len(parts))],
-        },
-        geometry=parts,
-        crs=4326,
-    )
-    tmp = path.with_suffix(".part.gpkg")
-    gdf.to_file(tmp, driver="GPKG", engine="pyogrio")
-    os.replace(tmp, path)
+    write_regions(path, parts[~shapely.is_empty(parts)], ids="D{:02d}", names="District {}")
 
 
 def prepare(work: Path, cells: float) -> dict:
@@ -222,17 +182,6 @@ def _disk_bytes(folder: Path) -> int:
     return total
 
 
-def _tree_rss(proc) -> int:
-    import psutil
-
-    total = 0
-    with contextlib.suppress(psutil.Error):
-        for p in [proc, *proc.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
-    return total
-
-
 def measure(cmd: list[str], folder: Path, log: Path, timeout: float | None) -> dict:
     """Run ``cmd``: wall, CPU, peak RSS of the tree, peak disk under ``folder``."""
     import psutil
@@ -243,25 +192,17 @@ def measure(cmd: list[str], folder: Path, log: Path, timeout: float | None) -> d
         child = subprocess.Popen(cmd, cwd=REPO, stderr=err, start_new_session=True)
     ps = psutil.Process(child.pid)
     peak = {"rss": 0, "disk": 0}
-    done = threading.Event()
 
-    def sample() -> None:
-        while not done.is_set():
-            peak["rss"] = max(peak["rss"], _tree_rss(ps))
-            peak["disk"] = max(peak["disk"], _disk_bytes(folder))
-            if timeout is not None and time.perf_counter() - t0 > timeout:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGTERM)
-                return
-            done.wait(0.2)
+    def sample() -> bool:
+        peak["rss"] = max(peak["rss"], tree_rss(ps))
+        peak["disk"] = max(peak["disk"], _disk_bytes(folder))
+        if timeout is not None and time.perf_counter() - t0 > timeout:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+            return False
+        return True
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, status, ru = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - t0
-    done.set()
-    sampler.join()
-    code = os.waitstatus_to_exitcode(status)
+    code, ru, wall = wait_sampled(child, t0, sample, 0.2)
     out = {
         "command": " ".join(cmd),
         "exit_code": code,

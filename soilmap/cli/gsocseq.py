@@ -7,6 +7,7 @@ from typing import Literal
 
 import click
 
+from soilmap.cli.file_options import input_option, out_options
 from soilmap.cli.options import (
     cluster_options,
     compress_option,
@@ -21,12 +22,7 @@ from soilmap.gsocseq import run_comparison
 
 @click.command("gsocseq")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--regions",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Region polygons (any vector format).",
-)
+@input_option("--regions", "Region polygons (any vector format).", dir_okay=False)
 @click.option("--region-id", required=True, help="Field with a unique region id.")
 @click.option("--region-name", help="Field with the region name.")
 @regions_crs_option
@@ -41,13 +37,7 @@ from soilmap.gsocseq import run_comparison
     "--emissions-field",
     help="Numeric field of the regions with emissions (t CO2e/yr) to offset.",
 )
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace outputs of an earlier run.")
+@out_options(folder=True)
 @compress_option()
 @duplicate_ids_option()
 @cluster_options

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from soilmap.cli.file_options import out_options
 from soilmap.cli.options import cluster_options, progress_mode, progress_option, show_progress
 from soilmap.config import RunConfig
 from soilmap.rothc.inputfile import read_input
@@ -21,14 +22,11 @@ def command() -> None:
 
 @command.command("point")
 @click.argument("input_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+@out_options(
+    folder=True,
     help="Folder for year_results.csv and month_results.csv.",
+    overwrite_help="Replace existing result files.",
 )
-@click.option("--overwrite", is_flag=True, help="Replace existing result files.")
 def point(input_file: Path, out: Path, overwrite: bool) -> None:
     """Run one site from an official RothC_input.dat (standard or extended layout)."""
     inp = read_input(input_file)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import click
 
+from soilmap.cli.file_options import input_option, out_options
 from soilmap.zonal.points import sample_points_to_file
 
 
 @click.command("sample")
 @click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option(
-    "--points",
-    required=True,
-    type=click.Path(path_type=str),
-    help="Points (any vector format, any CRS; a path, URL or /vsi* path).",
+@input_option(
+    "--points", "Points (any vector format, any CRS; a path, URL or /vsi* path).", path_type=str
 )
 @click.option("--id", "id_field", help="Field with each point's id [default: the feature id].")
 @click.option("--points-layer", help="Layer of a multi-layer vector file.")
@@ -27,13 +25,7 @@ from soilmap.zonal.points import sample_points_to_file
     "--landcover-scheme",
     help="Class-table preset (see `soilmap schemes`) or table file, for --landcover.",
 )
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=str),
-    help="Table to write: .gpkg, .csv (+ .csvt) or .parquet.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing table.")
+@out_options(folder=False, path_type=str)
 @click.pass_context
 def command(
     ctx: click.Context,

@@ -7,18 +7,14 @@ from typing import Literal
 
 import click
 
+from soilmap.cli.file_options import input_option, out_options
 from soilmap.cli.options import duplicate_ids_option, regions_crs_option
 from soilmap.zonal.files import zonal_statistics_to_file
 
 
 @click.command("zonal")
 @click.argument("rasters", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--regions",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Region polygons (any vector format, any CRS).",
-)
+@input_option("--regions", "Region polygons (any vector format, any CRS).")
 @click.option("--region-id", help="Field with a unique region id [default: the feature id].")
 @click.option("--region-name", help="Field with the region name.")
 @click.option("--regions-layer", help="Layer of a multi-layer vector file.")
@@ -38,13 +34,7 @@ from soilmap.zonal.files import zonal_statistics_to_file
     "on the rasters' grid: rows per region x land-use group.",
 )
 @click.option("--units", help="Units of rasters that do not state theirs (e.g. 't C ha-1').")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Table to write: .gpkg, .csv (+ .csvt) or .parquet.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing table.")
+@out_options(folder=False)
 @click.option("--style-column", help="Column the GeoPackage's default QGIS style is graduated by.")
 def command(
     rasters: tuple[Path, ...],

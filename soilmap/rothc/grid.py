@@ -70,56 +70,60 @@ class GridInputs:
     warmup: tuple[xr.DataArray, xr.DataArray, xr.DataArray] | None = None
 
 
+#: A float64 array (blocks and batches of cells).
+_F64 = npt.NDArray[np.float64]
+
 #: Cells run together inside a block: the float64 working set (warm-up months, pools per
 #: scenario) is bounded by this batch, not by the chunk (~8 KB a cell with 20 years).
 BATCH_CELLS = 1 << 14
 
 
-def _block(
-    flat: npt.NDArray[np.float64],
-    monthly: npt.NDArray[np.float64],
-    warm: npt.NDArray[np.float64],
-    *,
-    depth: float,
-    scenarios: Mapping[str, float],
-    horizons: Sequence[int],
-    names: Sequence[str],
-) -> npt.NDArray[np.float64]:
+@dataclass(frozen=True)
+class _BlockParams:
+    """What every block of a gridded run shares: the model's settings and the layers out.
+
+    Attributes
+    ----------
+    depth : float
+        Topsoil depth, cm.
+    scenarios : mapping of str to float
+        Scenario name → plant-input multiplier.
+    horizons : sequence of int
+        Years after t0 to report.
+    names : sequence of str
+        The output layers, in order (:func:`output_names`).
+    """
+
+    depth: float
+    scenarios: Mapping[str, float]
+    horizons: Sequence[int]
+    names: Sequence[str]
+
+
+def _block(flat: _F64, monthly: _F64, warm: _F64, *, params: _BlockParams) -> _F64:
     shape = flat.shape[1:]
     f_all = flat.reshape(flat.shape[0], -1)
     mo_all = monthly.reshape(monthly.shape[0], -1)
     w_all = warm.reshape(warm.shape[0], -1)
     n = f_all.shape[1]
-    out = np.empty((len(names), n))
+    out = np.empty((len(params.names), n))
     for i in range(0, n, BATCH_CELLS):
         cells = slice(i, min(i + BATCH_CELLS, n))
         out[:, cells] = _batch(
             f_all[:, cells].astype(np.float64),
             mo_all[:, cells].astype(np.float64),
             w_all[:, cells],
-            depth=depth,
-            scenarios=scenarios,
-            horizons=horizons,
-            names=names,
+            params=params,
         )
-    return out.reshape((len(names), *shape))
+    return out.reshape((len(params.names), *shape))
 
 
-def _batch(
-    f: npt.NDArray[np.float64],
-    mo: npt.NDArray[np.float64],
-    warm: npt.NDArray[np.float64],
-    *,
-    depth: float,
-    scenarios: Mapping[str, float],
-    horizons: Sequence[int],
-    names: Sequence[str],
-) -> npt.NDArray[np.float64]:
+def _batch(f: _F64, mo: _F64, warm: _F64, *, params: _BlockParams) -> _F64:
     """The model of a batch of cells (arrays with cells last)."""
     clay, soc, plant, dpm_rpm, fym = f
     temp, rain, evap, cover, share, factor = (mo[12 * i : 12 * i + 12] for i in range(6))
     co2, bio, hum = partition(clay)
-    soil = Soil(co2, bio, hum, soil_water(clay, np.full_like(clay, depth)))
+    soil = Soil(co2, bio, hum, soil_water(clay, np.full_like(clay, params.depth)))
     cov = np.where(np.isfinite(cover), cover, 1.0).astype(np.int8)
     clim = Climate(temp, rain, evap, cov, factor)
     warmup = None
@@ -137,8 +141,10 @@ def _batch(
         plant=split_inputs(plant * share, dpm_rpm).transpose(1, 0, 2),
         fym=split_inputs(np.zeros_like(share), dpm_rpm, fym / 12.0 + 0 * share).transpose(1, 0, 2),
     )
-    out = run_cells(soil, forcing, soc, iom_falloon(soc), scenarios=scenarios, horizons=horizons)
-    return np.stack([out[k] for k in names])
+    out = run_cells(
+        soil, forcing, soc, iom_falloon(soc), scenarios=params.scenarios, horizons=params.horizons
+    )
+    return np.stack([out[k] for k in params.names])
 
 
 def output_names(scenarios: Mapping[str, float], horizons: Sequence[int]) -> list[str]:
@@ -199,10 +205,7 @@ def run_grid(
         flat.rechunk({0: -1}),
         monthly.rechunk({0: -1}),
         warm.rechunk({0: -1}),
-        depth=float(inputs.depth_cm),
-        scenarios=dict(scenarios),
-        horizons=list(horizons),
-        names=names,
+        params=_BlockParams(float(inputs.depth_cm), dict(scenarios), tuple(horizons), tuple(names)),
         chunks=((len(names),), *da.asarray(like.data).chunks),
         dtype=np.float64,
     )

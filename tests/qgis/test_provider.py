@@ -74,6 +74,10 @@ BHUTAN = DATA / "gsocseq" / "bhutan"
 MASK_SQUARE = shapely.box(557500.0, 1396400.0, 567500.0, 1406400.0)
 ESA_CCI_TABLE = REPO / "soilmap" / "landuse" / "presets" / "esa_cci_lc.csv"
 BHUTAN_REGIONS = DATA / "gsocseq" / "bhutan_admin1.gpkg"
+#: A loss of 0.2 % of the stock a year (soilmap:run takes negative rates, as the CLI does).
+LOSS_RATE = -0.002
+#: Steps with rates soilmap refuses as unit slips (|rate| > 0.05 per year), as typed.
+SLIPS = {"slip_gain": "0.4", "slip_loss": "-0.06"}
 
 
 def _soilmap(*args: str | Path) -> subprocess.CompletedProcess:
@@ -130,6 +134,11 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
     )
     assert done.returncode == 0, done.stderr
     bad = _soilmap("run", *flags[:2], "--soc-units", "kg C m-2", *flags[4:], "--out", tmp / "b")
+    # Rates the CLI refuses as unit slips: 40 %/yr, and a loss of 6 %/yr.
+    slips = {
+        rate: _soilmap("run", *flags[:4], "--rate", rate, "--out", tmp / f"c_slip{rate}")
+        for rate in SLIPS.values()
+    }
     cli_zonal = tmp / "cli_zonal.csv"
     done = _soilmap(
         "zonal", soc, "--regions", sample_dir / "tigray_regions.gpkg", "--region-id",
@@ -175,6 +184,8 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
         "REGION_ID": "region_id",
         "REGION_NAME": "region_name",
     }
+    # SOC of one region, no land cover: the quickest run that has a table to check.
+    loss = {k: fields[k] for k in ("SOC", "SOC_UNITS", "REGION_ID")} | {"REGIONS": str(one)}
     steps = {
         "config": {
             "algorithm": "soilmap:run",
@@ -232,6 +243,18 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
         "null_ids": {
             "algorithm": "soilmap:run",
             "parameters": {**fields, "REGIONS": str(with_nulls), "OUTPUT": str(tmp / "q_n")},
+        },
+        "loss": {
+            "algorithm": "soilmap:run",
+            "parameters": {**loss, "RATE": LOSS_RATE, "OUTPUT": str(tmp / "q_loss")},
+            "load": False,
+        },
+        **{
+            step: {
+                "algorithm": "soilmap:run",
+                "parameters": {**loss, "RATE": float(rate), "OUTPUT": str(tmp / f"q_{step}")},
+            }
+            for step, rate in SLIPS.items()
         },
         "zonal": {
             "algorithm": "soilmap:zonal",
@@ -300,6 +323,7 @@ def session(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict:
         "soc": soc,
     }
     record["cli_bad"] = bad
+    record["cli_slips"] = slips
     return record
 
 
@@ -520,6 +544,50 @@ def test_point_sampling_equals_the_cli(session):
         assert tq["soc_stock"][0] == pytest.approx(float(src.read(1)[10, 20]), rel=1e-9)
     assert tq["soc_stock"][1:].isna().all()
     assert {x["name"] for x in record["layers"]} >= {"qgis_sample"}
+
+
+def test_negative_rates_are_losses(session):
+    """The dialog takes a negative rate, a loss, as `soilmap run --rate -0.002` does: every
+    eligible row loses 0.2 % of its stock a year, linearly from 2020 (by hand: 10 and 30
+    years of it at 2030 and 2050)."""
+    record = _step(session, "loss")
+    assert record["checked"] == [True, ""]
+    assert record["ok"], _log_text(record)
+    assert f"rate = {LOSS_RATE!r}" in _log_text(record)  # the TOML soilmap was given
+    table = pd.read_csv(session["paths"]["tmp"] / "q_loss" / "zonal_stats.csv")
+    rows = table[table["eligible"]]
+    assert len(rows) >= 1 and set(rows["rate_per_yr"]) == {LOSS_RATE}
+    assert (rows["soc_stock_t"] > 0).all()
+    loss = rows["sequestration_t_per_yr"]
+    np.testing.assert_allclose(loss, LOSS_RATE * rows["soc_stock_t"], rtol=1e-8)
+    np.testing.assert_allclose(rows["gain_2030_t"], 10 * loss, rtol=1e-8)
+    np.testing.assert_allclose(rows["gain_2050_t"], 30 * loss, rtol=1e-8)
+
+
+@pytest.mark.parametrize("step", SLIPS)
+def test_rate_unit_slips_are_refused_as_by_the_cli(session, step):
+    """|rate| > 0.05 per year: the dialog passes the number on and soilmap refuses it
+    with the CLI's message (the same check, where soilmap reads the rate); nothing is
+    written."""
+    typed = SLIPS[step]
+    cli = session["cli_slips"][typed]
+    assert cli.returncode == 2  # a ConfigError (soilmap.errors.EXIT_CODES)
+    message = cli.stderr.strip().splitlines()[-1]
+    # "Error: ConfigError: command line: --rate = '0.4' is 0.4 per year, ... unit slip ..."
+    assert message.startswith(f"Error: ConfigError: command line: --rate = '{typed}' is ")
+    assert "unit slip" in message
+    reading = message.split(" is ", 1)[1]
+    record = _step(session, step)
+    assert record["checked"] == [True, ""]
+    errors = [text for kind, text in record["log"] if kind == "error"]
+    assert record["ok"] is False
+    assert any(
+        "ConfigError: " in e and f"soilmap_run.toml: [scenario] rate = {typed} is {reading}" in e
+        for e in errors
+    ), errors
+    assert not any("Traceback" in e for e in errors)
+    out = session["paths"]["tmp"] / f"q_{step}"
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_cluster_options_reach_the_engine(session):

@@ -50,9 +50,22 @@ class SoilmapAlgorithm(QgsProcessingAlgorithm):
     SCHEDULER = "SCHEDULER"
     WORKERS = "WORKERS"
     MEMORY_LIMIT = "MEMORY_LIMIT"
+    #: The algorithm's id (``soilmap:NAME``), its title and its help in the dialog.
+    NAME = ""
+    TITLE = ""
+    HELP = ""
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("soilmap", text)
+
+    def name(self) -> str:
+        return self.NAME
+
+    def displayName(self) -> str:
+        return self.tr(self.TITLE)
+
+    def shortHelpString(self) -> str:
+        return self.tr(self.HELP)
 
     def createInstance(self):
         return type(self)()

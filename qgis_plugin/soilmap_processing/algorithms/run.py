@@ -9,23 +9,19 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputFile,
     QgsProcessingOutputHtml,
-    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
-    QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterFile,
-    QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
     QgsProcessingUtils,
-    QgsWkbTypes,
 )
 
-from ..layers import check_geometry, check_id_field, raster_path, vector_layer_path, vector_path
+from ..layers import raster_path, vector_layer_path, vector_path
 from ..results import link_report, load_gpkg, load_rasters, output_rasters
-from .base import CODECS, SoilmapAlgorithm, toml_document
+from . import common
+from .base import SoilmapAlgorithm, toml_document
 
 #: Units of a SOC stock raster soilmap converts explicitly (index 0: the file or preset says).
 SOC_UNITS = ("", "t C ha-1", "Mg C ha-1", "kg C m-2", "g C m-2")
@@ -55,44 +51,30 @@ class RunAlgorithm(SoilmapAlgorithm):
         "BOTTOM_CM",
     )
     LANDCOVER, SCHEME, SCHEME_TABLE, EXCLUDE = "LANDCOVER", "SCHEME", "SCHEME_TABLE", "EXCLUDE"
-    REGIONS, REGION_ID, REGION_NAME = "REGIONS", "REGION_ID", "REGION_NAME"
-    RATE, START_YEAR, HORIZONS, GROWTH = "RATE", "START_YEAR", "HORIZONS", "GROWTH"
-    OUTPUT, OVERWRITE, COMPRESS, CONFIG = "OUTPUT", "OVERWRITE", "COMPRESS", "CONFIG"
+    START_YEAR, HORIZONS, GROWTH, CONFIG = "START_YEAR", "HORIZONS", "GROWTH", "CONFIG"
     ZONAL, REPORT, RUN_JSON = "ZONAL", "REPORT", "RUN_JSON"
 
-    def name(self) -> str:
-        return "run"
-
-    def displayName(self) -> str:
-        return self.tr("4 per 1000 sequestration potential")
-
-    def shortHelpString(self) -> str:
-        return self.tr(
-            "Projects the '4 per 1000' growth (0.4 %/yr) of the soil organic carbon stock "
-            "per pixel and per region (soilmap run). Writes Cloud-Optimised GeoTIFFs with "
-            "their styles, zonal_stats.gpkg (one row per region x land-use group), "
-            "run.json and, with soilmap versions that make it, report.html, and adds them "
-            "to the project. Units are never guessed: give the SOC units unless the file "
-            "or the product preset states them. An existing result is replaced only with "
-            "'Replace outputs of an earlier run'; Cancel leaves the folder as it was.\n\n"
-            "Advanced: a soilmap config TOML replaces the input fields (output folder, "
-            "overwrite and cluster options still apply)."
-        )
+    NAME = "run"
+    TITLE = "4 per 1000 sequestration potential"
+    HELP = (
+        "Projects the '4 per 1000' growth (0.4 %/yr) of the soil organic carbon stock "
+        "per pixel and per region (soilmap run). Writes Cloud-Optimised GeoTIFFs with "
+        "their styles, zonal_stats.gpkg (one row per region x land-use group), "
+        "run.json and, with soilmap versions that make it, report.html, and adds them "
+        "to the project. Units are never guessed: give the SOC units unless the file "
+        "or the product preset states them. An existing result is replaced only with "
+        "'Replace outputs of an earlier run'; Cancel leaves the folder as it was.\n\n"
+        "Advanced: a soilmap config TOML replaces the input fields (output folder, "
+        "overwrite and cluster options still apply)."
+    )
 
     def initAlgorithm(self, config=None):
         self._soc_parameters()
         self._landcover_parameters()
-        self._region_parameters()
+        common.add_regions(self, optional=True)
+        common.add_region_fields(self)
         self._scenario_parameters()
-        self.addParameter(
-            QgsProcessingParameterFolderDestination(self.OUTPUT, self.tr("Output folder"))
-        )
-        self.addParameter(
-            QgsProcessingParameterBoolean(
-                self.OVERWRITE, self.tr("Replace outputs of an earlier run"), defaultValue=False
-            )
-        )
-        self.add_codec(self.COMPRESS)
+        common.add_output_folder(self)
         self.add_advanced(
             QgsProcessingParameterFile(
                 self.CONFIG,
@@ -163,42 +145,9 @@ class RunAlgorithm(SoilmapAlgorithm):
             )
         )
 
-    def _region_parameters(self) -> None:
-        self.addParameter(
-            QgsProcessingParameterFeatureSource(
-                self.REGIONS,
-                self.tr("Regions"),
-                types=[QgsProcessing.TypeVectorPolygon],
-                optional=True,
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterField(
-                self.REGION_ID,
-                self.tr("Region id field"),
-                parentLayerParameterName=self.REGIONS,
-                optional=True,
-            )
-        )
-        self.addParameter(
-            QgsProcessingParameterField(
-                self.REGION_NAME,
-                self.tr("Region name field"),
-                parentLayerParameterName=self.REGIONS,
-                optional=True,
-            )
-        )
-
     def _scenario_parameters(self) -> None:
-        self.addParameter(
-            QgsProcessingParameterNumber(
-                self.RATE,
-                self.tr("Relative annual SOC growth (0.004 = 4 per 1000)"),
-                type=QgsProcessingParameterNumber.Double,
-                defaultValue=0.004,
-                minValue=0,
-            )
-        )
+        # Negative rates are losses, as with `soilmap run --rate`; soilmap refuses a slip.
+        common.add_rate(self, "Relative annual SOC growth (0.004 = 4 per 1000)", losses=True)
         self.addParameter(
             QgsProcessingParameterNumber(
                 self.START_YEAR, self.tr("Start year"), defaultValue=2020, minValue=1900
@@ -216,24 +165,15 @@ class RunAlgorithm(SoilmapAlgorithm):
         )
 
     def checkParameterValues(self, parameters, context):
-        # Ours first: Processing's own check calls a raster given as regions "not found".
-        ok, message = check_geometry(
-            self, parameters, self.REGIONS, context, QgsWkbTypes.PolygonGeometry, "Regions"
-        )
-        if ok:
-            ok, message = super().checkParameterValues(parameters, context)
-        if ok:
-            ok, message = check_id_field(
-                self, parameters, self.REGIONS, self.REGION_ID, context, "Region id field"
-            )
+        ok, message = common.check_features(self, parameters, context)
         if not ok:
             return ok, message
         if self.parameterAsFile(parameters, self.CONFIG, context):
             return True, ""
         if self.parameterAsRasterLayer(parameters, self.SOC, context) is None:
             return False, self.tr("Give a SOC stock raster, or a soilmap config TOML (advanced).")
-        has_regions = parameters.get(self.REGIONS) not in (None, "")
-        if has_regions and not self.parameterAsString(parameters, self.REGION_ID, context):
+        has_regions = parameters.get(common.REGIONS) not in (None, "")
+        if has_regions and not self.parameterAsString(parameters, common.REGION_ID, context):
             return False, self.tr("Regions need a region id field.")
         try:
             self._horizons(parameters, context)
@@ -277,16 +217,17 @@ class RunAlgorithm(SoilmapAlgorithm):
             }
         elif excludes:
             raise QgsProcessingException("Exclusion masks need a land-cover raster.")
-        path, layer = vector_path(self, parameters, self.REGIONS, context, feedback)
+        path, layer = vector_path(self, parameters, common.REGIONS, context, feedback)
         if path:
+            id_field, name_field = common.region_fields(self, parameters, context)
             sections["regions"] = {
                 "path": path,
                 "layer": layer,
-                "id_field": self.parameterAsString(parameters, self.REGION_ID, context),
-                "name_field": self.parameterAsString(parameters, self.REGION_NAME, context) or None,
+                "id_field": id_field,
+                "name_field": name_field or None,
             }
         sections["scenario"] = {
-            "rate": self.parameterAsDouble(parameters, self.RATE, context),
+            "rate": common.rate(self, parameters, context),
             "start_year": self.parameterAsInt(parameters, self.START_YEAR, context),
             "horizons": self._horizons(parameters, context),
             "growth": GROWTH[self.parameterAsEnum(parameters, self.GROWTH, context)],
@@ -301,7 +242,7 @@ class RunAlgorithm(SoilmapAlgorithm):
             args.append(config)
         else:
             sections = self._config_sections(parameters, context, feedback)
-            codec = CODECS[self.parameterAsEnum(parameters, self.COMPRESS, context)]
+            codec = common.codec(self, parameters, context)
             sections["output"] = {"dir": out_dir, "compress": codec}
             text = toml_document(sections)
             path = QgsProcessingUtils.generateTempFilename("soilmap_run.toml")
@@ -309,20 +250,17 @@ class RunAlgorithm(SoilmapAlgorithm):
                 f.write(text)
             feedback.pushInfo(f"soilmap configuration ({path}):\n{text}")
             args.append(path)
-        args += ["--out", out_dir]
-        if self.parameterAsBoolean(parameters, self.OVERWRITE, context):
-            args.append("--overwrite")
-        return [*args, *self.cluster_args(parameters, context), "--progress", "json"]
+        return [*args, *common.output_folder_args(self, parameters, context, out_dir)]
 
     def processAlgorithm(self, parameters, context, feedback):
-        out_dir = self.parameterAsString(parameters, self.OUTPUT, context)
+        out_dir = self.parameterAsString(parameters, common.OUTPUT, context)
         self.run_engine(self.command(parameters, context, feedback, out_dir), feedback)
         load_rasters(context, out_dir, output_rasters(out_dir), "sequestration_rate")
         zonal = os.path.join(out_dir, "zonal_stats.gpkg")
         # Hidden: its opaque choropleth would cover the raster map (ticking it shows it).
         load_gpkg(context, zonal, visible=())
         return {
-            self.OUTPUT: out_dir,
+            common.OUTPUT: out_dir,
             self.ZONAL: zonal if os.path.isfile(zonal) else None,
             self.REPORT: link_report(out_dir, feedback),
             self.RUN_JSON: os.path.join(out_dir, "run.json"),
