@@ -17,7 +17,29 @@ from soilmap.cli.options import (
     regions_crs_option,
     show_progress,
 )
+from soilmap.errors import ConfigError
 from soilmap.gsocseq import run_comparison
+from soilmap.scenario.model import parse_rate
+
+
+def target_rate(text: str) -> float:
+    """The ``--rate`` of the comparison: as ``soilmap run --rate`` reads it, and a gain.
+
+    >>> target_rate("4‰"), target_rate("0.4%"), target_rate("0.004")
+    (0.004, 0.004, 0.004)
+
+    Raises
+    ------
+    soilmap.errors.ConfigError
+        Not a rate, a likely unit slip (|rate| > 0.05 per year), or not a gain.
+    """
+    rate = parse_rate(text, what="--rate")
+    if not rate > 0:
+        raise ConfigError(
+            f"--rate: the target is a relative annual gain of the SOC stock, got {text!r} "
+            f"({rate:g} per year). Give a positive rate, e.g. --rate 0.004 (4 per 1000)."
+        )
+    return rate
 
 
 @click.command("gsocseq")
@@ -28,10 +50,12 @@ from soilmap.gsocseq import run_comparison
 @regions_crs_option
 @click.option(
     "--rate",
-    type=float,
-    default=0.004,
+    "rate_text",
+    default="0.004",
     show_default=True,
-    help="Relative annual SOC stock growth of the target (0.004 = 4 per 1000).",
+    help="Relative annual SOC stock growth of the target: 0.004, 4‰, 0.4% or "
+    "'4 permille' (4 per 1000); |rate| > 0.05 is refused as a unit slip, and a target "
+    "is a gain (> 0).",
 )
 @click.option(
     "--emissions-field",
@@ -50,7 +74,7 @@ def command(
     region_id: str,
     region_name: str | None,
     regions_crs: str | None,
-    rate: float,
+    rate_text: str,
     emissions_field: str | None,
     duplicate_ids: Literal["error", "suffix", "dissolve"],
     out: Path,
@@ -67,6 +91,7 @@ def command(
     T0 and the ASR of at least one scenario.  Writes target_rate.tif, share_<scenario>.tif,
     gsocseq_comparison.gpkg/.csv and run.json into --out.
     """
+    rate = target_rate(rate_text)
     obj = ctx.find_root().obj or {}
     quiet = bool(obj.get("quiet", False))
     err = progress_mode(ctx) == "json"  # stdout is then the machine-readable stream

@@ -27,7 +27,7 @@ from pyproj import CRS, Geod, Proj, Transformer
 from realdata import DATA
 
 from soilmap.cli.gsocseq import command
-from soilmap.errors import GridMismatchError, InputError, InputNotFoundError
+from soilmap.errors import ConfigError, GridMismatchError, InputError, InputNotFoundError
 from soilmap.gsocseq import (
     IDENTITY_TOLERANCE,
     _layer_key,
@@ -671,3 +671,35 @@ def test_two_files_for_one_layer_and_bad_parameters(tmp_path):
     for rate in (0.0, -0.004, float("nan"), 1.5):
         with pytest.raises(InputError, match="rate"):
             compare(layers, rate=rate)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("0.002", 0.002), ("4‰", 0.004), ("0.4%", 0.004), ("4 permille", 0.004)]
+)
+def test_cli_rate_takes_its_unit(monkeypatch, tmp_path, text, expected):
+    seen = {}
+
+    def fake_run(folder, regions, **kwargs):
+        seen.update(kwargs)
+        raise InputError("stop here")
+
+    monkeypatch.setattr("soilmap.cli.gsocseq.run_comparison", fake_run)
+    args = ["F", "--regions", "r.gpkg", "--region-id", "c", "--rate", text, "--out", str(tmp_path)]
+    CliRunner().invoke(command, args)
+    assert seen["rate"] == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("0.4", "unit slip"), ("4", "unit slip"), ("-0.002", "positive rate"), ("x", "not a rate")],
+)
+def test_cli_rate_slip_or_loss_is_refused_before_anything_runs(monkeypatch, tmp_path, text, words):
+    # 0.4 was accepted (a per-mille/percent slip: 100x the target), like `soilmap run`
+    # refuses it; a comparison target must be a gain.
+    called = []
+    monkeypatch.setattr("soilmap.cli.gsocseq.run_comparison", lambda *a, **k: called.append(1))
+    args = ["F", "--regions", "r.gpkg", "--region-id", "c", "--rate", text, "--out", str(tmp_path)]
+    result = CliRunner().invoke(command, args)
+    assert isinstance(result.exception, ConfigError)
+    assert words in str(result.exception) and "--rate" in str(result.exception)
+    assert not called and not any(tmp_path.iterdir())
