@@ -8,14 +8,15 @@ blocks again (for a remote file, fetching them again).  What is kept is bounded 
 sample (at most ~1M cells per layer) and dropped as soon as the pass has taken it.
 
 Every read goes through :func:`read_window`, inside soilmap's GDAL settings
-(:func:`soilmap.io.env.gdal_env`), and:
+(:func:`read_env`), and:
 
-- reads one block of a remote GeoTIFF as one HTTP range of exactly its bytes
-  (:func:`soilmap.io.env.single_block_read`); several blocks are fetched by GDAL's
-  GeoTIFF driver as exact ranges already (see :mod:`soilmap.io.env`);
+- for a remote GeoTIFF, sets (for that thread and that read) the options with which
+  GDAL fetches exactly the window's blocks: one ``Range`` request per run of
+  consecutive blocks, no chunk rounding, no read-ahead, and no decoding thread pool
+  (it fills failed requests with zeros); see :mod:`soilmap.io.env` for why;
 - reads a masked whole raster in two halves: GDAL's multi-threaded GeoTIFF reader
-  bypasses its block cache for a read of the whole raster, so the nodata mask
-  rasterio reads next would decode (and fetch) every block a second time.
+  (local files) bypasses its block cache for a read of the whole raster, so the
+  nodata mask rasterio reads next would decode every block a second time.
 
 Reuse is exact: the kept cells are the very values and mask of that read, so the pass
 gives the same numbers as a fresh read.  It is not done for a sample read at a
@@ -36,10 +37,10 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from soilmap.io.env import gdal_env, single_block_read
+from soilmap.io.env import gdal_env, thread_config
 from soilmap.io.paths import is_network
 
-__all__ = ["LazyBand", "read_ahead", "read_window"]
+__all__ = ["LazyBand", "read_ahead", "read_env", "read_window"]
 
 #: (row0, row1, col0, col1), end-exclusive.
 Box = tuple[int, int, int, int]
@@ -66,6 +67,47 @@ def _halves(src: Any, band: int, box: Box) -> tuple[Box, Box] | None:
     return None
 
 
+def read_env(path: str, **extra: Any) -> rasterio.Env:
+    """:func:`soilmap.io.env.gdal_env` to open ``path`` for reading its cells.
+
+    A network file gets no decoding thread pool (``GDAL_NUM_THREADS=1``): with one,
+    GDAL 3.10 fills the tiles of a failed request with zeros (see
+    :mod:`soilmap.io.env`).
+    """
+    if is_network(path):
+        extra = {"GDAL_NUM_THREADS": "1", **extra}
+    return gdal_env(**extra)
+
+
+def _one_run_of_bytes(src: Any, band: int, box: Box) -> bool:
+    """Whether the blocks ``box`` meets are stored back to back (one byte range)."""
+    bh, bw = src.block_shapes[band - 1]
+    r0, r1, c0, c1 = box
+    spans = []
+    for i in range(r0 // bh, (r1 - 1) // bh + 1):
+        for j in range(c0 // bw, (c1 - 1) // bw + 1):
+            offset = src.get_tag_item(f"BLOCK_OFFSET_{j}_{i}", "TIFF", bidx=band)
+            size = src.get_tag_item(f"BLOCK_SIZE_{j}_{i}", "TIFF", bidx=band)
+            if not offset or not size or int(offset) <= 0:  # sparse, or unknown
+                return False
+            spans.append((int(offset), int(size)))
+    spans.sort()
+    return all(a + n == b for (a, n), (b, _) in pairwise(spans))
+
+
+def _range_options(src: Any, band: int, box: Box) -> dict[str, str]:
+    """Thread-local GDAL options that make a read of a remote GeoTIFF fetch exactly its
+    blocks (see :mod:`soilmap.io.env`)."""
+    if src.driver not in ("GTiff", "COG") or not is_network(src.name):
+        return {}
+    rows, cols = box[1] - box[0], box[3] - box[2]
+    raw = rows * cols * np.dtype(src.dtypes[band - 1]).itemsize * src.count
+    options = {"GDAL_MAX_RAW_BLOCK_CACHE_SIZE": str(max(10 << 20, 2 * raw + (1 << 20)))}
+    if _blocks(src, band, box) == (1, 1) or _one_run_of_bytes(src, band, box):
+        options["GDAL_HTTP_MULTIRANGE"] = "SINGLE_GET"
+    return options
+
+
 def read_window(
     src: Any,
     band: int,
@@ -76,10 +118,10 @@ def read_window(
 ) -> np.ndarray:
     """Read rows ``r0:r1`` and columns ``c0:c1`` of one band, fetching each block once.
 
-    Call it inside :func:`soilmap.io.env.gdal_env` (the dataset ``src`` opened there
-    too).  Returns what ``src.read(band, window=..., masked=masked)`` returns (a masked
-    array when ``masked``); with ``out_shape``, a nearest-neighbour read at that shape
-    (GDAL reads an overview when one fits).
+    Call it inside :func:`read_env` (the dataset ``src`` opened there too).  Returns
+    what ``src.read(band, window=..., masked=masked)`` returns (a masked array when
+    ``masked``); with ``out_shape``, a nearest-neighbour read at that shape (GDAL reads
+    an overview when one fits).
     """
     r0, r1, c0, c1 = box
     window = Window(c0, r0, c1 - c0, r1 - r0)
@@ -92,11 +134,8 @@ def read_window(
         if halves is not None:  # see the module docstring: the mask would re-read it
             a, b = (read_window(src, band, h, masked=True) for h in halves)
             return np.ma.concatenate([a, b], axis=0 if a.shape[1] == b.shape[1] else 1)
-    one_block = _blocks(src, band, box) == (1, 1) and src.driver in ("GTiff", "COG")
-    if one_block and is_network(src.name):
-        with single_block_read():
-            return src.read(band, window=window, masked=masked)
-    return src.read(band, window=window, masked=masked)
+    with thread_config(**_range_options(src, band, box)):
+        return src.read(band, window=window, masked=masked)
 
 
 @dataclass
@@ -220,12 +259,12 @@ class LazyBand:
     def _dataset(self) -> Any:
         src = getattr(self._local, "src", None)
         if src is None:
-            with gdal_env():
+            with read_env(self.path):
                 src = self._local.src = rasterio.open(self.path, sharing=False)
         return src
 
     def _read(self, box: Box, *, masked: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        with gdal_env():
+        with read_env(self.path):
             return _split(read_window(self._dataset(), self.band, box, masked=masked))
 
     def _take(self, box: Box) -> list[tuple[Box, _Piece]]:
@@ -327,7 +366,7 @@ def read_ahead(
     lazy = ref() if ref is not None else None
     full = out_shape is None or out_shape == (box[1] - box[0], box[3] - box[2])
     if lazy is None or not full:
-        with gdal_env(), rasterio.open(path) as src:
+        with read_env(path), rasterio.open(path) as src:
             read = read_window(src, band, box, masked=True, out_shape=out_shape)
         return np.ma.asarray(read), 0
     big = lazy.whole_blocks(box)

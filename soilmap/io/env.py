@@ -1,26 +1,33 @@
 """soilmap's GDAL settings, for every read and write.
 
 Remote reads (``/vsicurl/``, ``/vsis3/`` ...) fetch only the bytes of the blocks a read
-needs, each once, without any setting from the user:
+needs, each once (:mod:`soilmap.io.blocks` applies this), because of what GDAL 3.10
+does:
 
-- GDAL's ``/vsicurl/`` handler reads through ``VSIFReadL`` in chunks of
+- ``/vsicurl/`` reads a file through ``VSIFReadL`` in chunks of
   ``CPL_VSIL_CURL_CHUNK_SIZE`` (16 KiB) aligned on the file, and on consecutive reads
-  of one handle doubles the number of chunks it asks for (read-ahead, up to 2 MiB):
-  a read of one tile fetches parts of its neighbours, a read of the next tile of the
-  row fetches one or two tiles beyond it.  GDAL's GeoTIFF driver avoids that path
-  when a read spans several tiles and it has a decoding thread pool
-  (``GDAL_NUM_THREADS`` > 1): it asks ``/vsicurl/`` for exactly the tiles' byte ranges
-  (``AdviseRead``; consecutive tiles merged into one request).
-- A read of a single tile still goes through ``VSIFReadMultiRangeL`` with one range,
-  which ``/vsicurl/`` turns back into a chunked, read-ahead ``VSIFReadL`` unless
-  ``GDAL_HTTP_MULTIRANGE=SINGLE_GET``: then it is one ``Range`` GET of exactly the
-  tile.  That setting is only safe for a read that cannot ask for several ranges (with
-  several, SINGLE_GET sends one multipart ``Range`` request, which object stores such
-  as S3 do not serve), so :func:`single_block_read` sets it for one thread, around one
-  read of one block of a GeoTIFF (see :mod:`soilmap.io.blocks`).
+  of one handle doubles the number of chunks it asks for (read-ahead): a read of one
+  tile fetches parts of its neighbours, a read of the next tile of the row fetches one
+  or two tiles beyond it.
+- The GeoTIFF driver reads the tiles of a window as byte ranges
+  (``VSIFReadMultiRangeL``, consecutive tiles merged into one range).  Several ranges
+  are fetched exactly, in parallel; a single range falls back to the chunked,
+  read-ahead ``VSIFReadL`` unless ``GDAL_HTTP_MULTIRANGE=SINGLE_GET``, which makes it
+  one ``Range`` GET of exactly those bytes.  With several ranges SINGLE_GET would send
+  one multipart ``Range`` request, which object stores such as S3 do not serve: it is
+  set (for one thread, around one read: :func:`thread_config`) only for a read whose
+  blocks make one run of bytes.  Ranges are taken up to
+  ``GDAL_MAX_RAW_BLOCK_CACHE_SIZE`` (10 MB) per read; the rest of the window would go
+  block by block through ``VSIFReadL``, so reads set it to the window's size.
+- With a decoding thread pool (``GDAL_NUM_THREADS`` > 1) the driver fetches windows
+  of several tiles through ``AdviseRead`` instead, and GDAL 3.10 silently returns
+  zeros for the tiles of a failed request (an HTTP 503, a dropped connection), with
+  no retry (GDAL issues 11552 and 12426; retries came with 3.11).  Network files are
+  therefore opened for reading with ``GDAL_NUM_THREADS=1``: a failed range is then
+  fetched again or the read fails, never zeros.
 
 GDAL settings the user sets in the environment (``GDAL_HTTP_*``, ``CPL_VSIL_CURL_*``,
-``VSI_*``, ``AWS_*`` ...) win over soilmap's own remote-read settings.
+``GDAL_MAX_RAW_BLOCK_CACHE_SIZE``, ``AWS_*`` ...) win over these.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from typing import Any
 
 import rasterio
 
-__all__ = ["gdal_env", "libgdal", "single_block_read"]
+__all__ = ["gdal_env", "libgdal", "thread_config"]
 
 _GDAL_OPTIONS = {
     # No .aux.xml side files next to the user's inputs.
@@ -44,22 +51,6 @@ _GDAL_OPTIONS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
 }
 
-#: Set for one read of one GeoTIFF block (see the module docstring).
-_SINGLE_BLOCK = {"GDAL_HTTP_MULTIRANGE": "SINGLE_GET"}
-
-
-def _threads() -> str:
-    """``GDAL_NUM_THREADS``: all CPUs, but at least 2.
-
-    GDAL's GeoTIFF driver reads multi-tile windows of a remote file by exact byte
-    ranges only with a thread pool, which it creates only for more than one thread.
-    """
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        n = os.cpu_count() or 1
-    return "ALL_CPUS" if n > 1 else "2"
-
 
 def gdal_env(**extra: Any) -> rasterio.Env:
     """A :class:`rasterio.Env` with soilmap's GDAL settings (plus ``extra``).
@@ -67,7 +58,7 @@ def gdal_env(**extra: Any) -> rasterio.Env:
     In the main thread rasterio sets the options process-wide for the duration of the
     ``with`` block; in other threads (dask's workers) for that thread only.
     """
-    return rasterio.Env(**{**_GDAL_OPTIONS, "GDAL_NUM_THREADS": _threads(), **extra})
+    return rasterio.Env(**{**_GDAL_OPTIONS, **extra})
 
 
 @cache
@@ -104,16 +95,15 @@ def _cpl() -> Any:
 
 
 @contextmanager
-def single_block_read() -> Iterator[None]:
-    """Options for one read of one block of a GeoTIFF, set for this thread only.
+def thread_config(**options: str) -> Iterator[None]:
+    """GDAL config options set for this thread only, for the duration of the block.
 
-    ``GDAL_HTTP_MULTIRANGE=SINGLE_GET``: the block's bytes in one ``Range`` request of
-    exactly its size (see the module docstring), unless the user set
-    ``GDAL_HTTP_MULTIRANGE`` in the environment.  Thread-local, so that no concurrent
-    read of several blocks (in another thread) sees it.
+    Options the user set in the environment are left alone (theirs win).  Thread-
+    local, so that no concurrent read in another thread sees them.  Without GDAL's C
+    API (not Linux) nothing is set: reads are then correct but may fetch more.
     """
     lib = _cpl()
-    todo = {k: v for k, v in _SINGLE_BLOCK.items() if k not in os.environ}
+    todo = {k: v for k, v in options.items() if k not in os.environ}
     if lib is None or not todo:
         yield
         return

@@ -23,6 +23,7 @@ from rangeserver import RangeServer, self_signed_cert
 
 from soilmap.config import load_config
 from soilmap.errors import InputNotFoundError
+from soilmap.io.raster import open_raster
 from soilmap.pipeline.run import run
 from soilmap.testing import make_grid
 
@@ -279,6 +280,37 @@ def test_sample_through_vsicurl_fetches_each_block_once(
         }
         assert _fetched_tiles(http_server, tif.name, blocks) == needed, tif.name
         _assert_no_tile_fetched_twice(http_server, tif.name, blocks)
+
+
+def test_a_failed_range_request_gives_the_right_values_never_zeros(tmp_path):
+    """A server that answers 503 to the first request of every byte range, as a loaded
+    server or object store may: the values read are the file's.  (GDAL 3.10's threaded
+    GeoTIFF reader would fill those tiles with zeros: see soilmap.io.env.)"""
+    values = np.random.default_rng(11).uniform(1, 90, (512, 512)).astype("float32")
+    values[100:140, 200:260] = -9999
+    grid = make_grid((512, 512), crs="EPSG:4326", res=0.01, origin=(10.0, 20.0))
+    served = tmp_path / "served"
+    served.mkdir()
+    profile = dict(
+        driver="GTiff", dtype="float32", count=1, crs="EPSG:4326", transform=grid.transform,
+        width=512, height=512, tiled=True, blockxsize=128, blockysize=128, nodata=-9999,
+    )  # fmt: skip
+    # One tile per read, several rows of tiles (parallel ranges), one run of bytes (the
+    # whole raster, in two halves): each through its own file, so no cache helps.
+    cases = {"tile.tif": (128, 128), "rows.tif": (256, 384), "whole.tif": (512, 512)}
+    for name in cases:
+        with rasterio.open(served / name, "w", **profile) as dst:
+            dst.write(values, 1)
+    expected = np.where(values == -9999, np.nan, values)
+    server = RangeServer(served, tmp_path / "log", fail_first=True).start()
+    try:
+        for name, chunks in cases.items():
+            da = open_raster(f"{server.url}/{name}", units="t C ha-1", chunks=chunks)
+            np.testing.assert_array_equal(da.compute().to_numpy(), expected, err_msg=name)
+        failed = {r.path for r in server.requests if r.method == "GET-503"}
+    finally:
+        server.stop()
+    assert failed == {f"/{name}" for name in cases}  # every file met a failure
 
 
 @pytest.fixture
