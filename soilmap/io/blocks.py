@@ -19,9 +19,14 @@ Every read goes through :func:`read_window`, inside soilmap's GDAL settings
   nodata mask rasterio reads next would decode every block a second time.
 
 Reuse is exact: the kept cells are the very values and mask of that read, so the pass
-gives the same numbers as a fresh read.  It is not done for a sample read at a
-coarser resolution (an overview: other cells), nor across two :class:`LazyBand` of one
-file (only the newest one opened is given the sample).
+gives the same numbers as a fresh read of an unchanged file.  (A file replaced between
+the sample and the pass, e.g. a remote object re-uploaded mid-run, would give the kept
+cells its old values and the others its new ones; without reuse the pass would have
+read only the new file.)  It is not done for a sample read at a coarser resolution (an
+overview: other cells), nor across two :class:`LazyBand` of one file (only the newest
+one opened is given the sample), and a sample window is kept grown to whole blocks
+only within ``keep_cells`` (see :func:`read_ahead`): otherwise the blocks it cuts are
+read again by the pass.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.windows import Window
 
 from soilmap.io.env import gdal_env, thread_config
@@ -103,7 +108,11 @@ def _range_options(src: Any, band: int, box: Box) -> dict[str, str]:
     rows, cols = box[1] - box[0], box[3] - box[2]
     raw = rows * cols * np.dtype(src.dtypes[band - 1]).itemsize * src.count
     options = {"GDAL_MAX_RAW_BLOCK_CACHE_SIZE": str(max(10 << 20, 2 * raw + (1 << 20)))}
-    if _blocks(src, band, box) == (1, 1) or _one_run_of_bytes(src, band, box):
+    # A mask band of its own (or an alpha band) is read too, in the same read: its
+    # blocks need not be one run, so several blocks get SINGLE_GET only without one.
+    own_mask = not set(src.mask_flag_enums[band - 1]) <= {MaskFlags.nodata, MaskFlags.all_valid}
+    one_block = _blocks(src, band, box) == (1, 1)
+    if one_block or (not own_mask and _one_run_of_bytes(src, band, box)):
         options["GDAL_HTTP_MULTIRANGE"] = "SINGLE_GET"
     return options
 
