@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from soilmap.errors import InputNotFoundError
-from soilmap.io.env import gdal_env
+from soilmap.io.env import gdal_env, libgdal
 
 __all__ = [
     "check_virtual",
@@ -155,21 +155,14 @@ def input_path(value: str | os.PathLike, base: Path | None = None) -> Path:
 
 @cache
 def _libgdal() -> Any:
-    """rasterio's own GDAL library (the instance that opens the rasters), or None.
+    """rasterio's own GDAL library with the VSI calls used here declared, or None.
 
     Its C API gives what rasterio does not expose: ``VSIStatL`` and the HTTP headers
     of a network file (``VSIGetFileMetadata(..., "HEADERS")``).
     """
-    import rasterio._base  # noqa: F401  (loads libgdal)
-
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as f:
-            libs = sorted({ln.split()[-1] for ln in f if "libgdal" in ln and "/" in ln})
-    except OSError:
+    lib = libgdal()
+    if lib is None:
         return None
-    if not libs:
-        return None
-    lib = ctypes.CDLL(libs[0])
     lib.VSIStatL.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
     lib.VSIStatL.restype = ctypes.c_int
     lib.VSIGetFileMetadata.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p]

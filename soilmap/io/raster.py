@@ -19,15 +19,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dask.array
 import numpy as np
 import rasterio
 import rasterio.shutil
 import rioxarray
 import xarray as xr
+from dask.base import tokenize
 from rasterio.errors import RasterioError, RasterioIOError
+from xarray.core.dtypes import maybe_promote
 
 from soilmap.errors import CRSError, InputError, InputNotFoundError
 from soilmap.grid import Grid
+from soilmap.io.blocks import LazyBand
 from soilmap.io.env import gdal_env
 from soilmap.io.paths import check_virtual, gdal_path, is_virtual
 from soilmap.meta import append_history
@@ -164,23 +168,50 @@ ChunkSpec = tuple[int, int] | int | None
 
 
 def _open_lazy(layout: RasterLayout, band: int, chunks: ChunkSpec, masked: bool) -> xr.DataArray:
+    """One band as a dask-backed DataArray ``(y, x)``, read by :class:`LazyBand`.
+
+    rioxarray gives the coordinates and attributes (it reads no cells here); the cells
+    are read window by window by soilmap (:mod:`soilmap.io.blocks`), so that every
+    read runs inside soilmap's GDAL settings, fetches each block of a remote file
+    once, and takes what the plausibility sample read from memory.
+    """
     if chunks is None or isinstance(chunks, int):
         chunks = tile_aligned_chunks(
             layout.block_shape, layout.grid.shape, chunks or get_options()["chunk_cells"]
         )
+    path = gdal_path(layout.path)
     try:
-        da = rioxarray.open_rasterio(
-            gdal_path(layout.path),
-            chunks={"band": 1, "y": chunks[0], "x": chunks[1]},
-            masked=masked,
-            lock=False,
-            cache=False,
-            default_name=layout.path.stem,
-        )
+        with gdal_env():
+            meta = rioxarray.open_rasterio(
+                path, masked=masked, lock=False, cache=False, default_name=layout.path.stem
+            )
     except (RasterioIOError, RasterioError) as exc:
         raise _describe_open_error(layout.path, exc) from exc
-    assert isinstance(da, xr.DataArray)  # one file, one variable: never a list/Dataset here
-    return da.isel(band=band - 1, drop=True)
+    assert isinstance(meta, xr.DataArray)  # one file, one variable: never a list/Dataset here
+    meta = meta.isel(band=band - 1, drop=True)
+    file_dtype = np.dtype(layout.dtype)
+    dtype, fill = maybe_promote(file_dtype) if masked else (file_dtype, None)
+    reader = LazyBand(
+        path,
+        band,
+        masked=masked,
+        shape=layout.grid.shape,
+        block_shape=layout.block_shape,
+        file_dtype=file_dtype,
+        dtype=dtype,
+        fill_value=fill,
+    )
+    local = Path(path)
+    mtime = local.stat().st_mtime_ns if not is_virtual(path) and local.exists() else None
+    token = tokenize(path, mtime, band, masked, chunks, layout.grid.shape, str(dtype))
+    data = dask.array.from_array(
+        reader,
+        chunks=chunks,
+        name=f"read-{layout.path.stem}-{token}",
+        lock=False,
+        meta=np.empty((0, 0), dtype),
+    )
+    return xr.DataArray(data, coords=meta.coords, dims=meta.dims, attrs=meta.attrs, name=meta.name)
 
 
 def open_raster(

@@ -36,7 +36,7 @@ from rasterio.windows import Window
 from soilmap._geodesy import band_area
 from soilmap.errors import UnknownClassError
 from soilmap.grid import Grid
-from soilmap.io.raster import gdal_env
+from soilmap.io.blocks import read_env
 from soilmap.landuse.codes import float_codes, is_float_codes
 from soilmap.landuse.table import LUT_NODATA, LUT_UNKNOWN, GroupIndexer
 
@@ -126,7 +126,9 @@ def _chunk(plan: _Plan, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
             a1, b1 = min(a + sh, r1), min(b + sw, c1)
             # One open per sub-block: closing drops the blocks GDAL cached for this
             # dataset, which would otherwise grow with the chunk, not the sub-block.
-            with gdal_env(), rasterio.open(plan.path) as ds:
+            # read_env: no decoding thread pool for a remote file (GDAL 3.10 zero-fills
+            # the tiles of a failed request with one; see soilmap.io.env).
+            with read_env(str(plan.path)), rasterio.open(plan.path) as ds:
                 out[:, a - r0 : a1 - r0, b - c0 : b1 - c0] = kernel(plan, ds, a, a1, b, b1)
     return out
 

@@ -24,6 +24,8 @@ import rasterio.errors
 import xarray as xr
 
 from soilmap.grid import Grid, check_same_grid
+from soilmap.io.env import gdal_env
+from soilmap.io.paths import gdal_path
 from soilmap.io.raster import ChunkSpec
 from soilmap.meta import with_units
 from soilmap.soc.cleaning import Rule, apply_rules
@@ -159,7 +161,8 @@ def _stock_depth(
     preset = match.depth if match is not None and isinstance(match.depth, tuple) else None
     tags = {str(k): str(v) for k, v in o.data.attrs.items() if isinstance(v, str | int | float)}
     try:
-        with rasterio.open(o.path) as src:  # the header only: tags of the dataset and band
+        # The header only (for a remote file, already in GDAL's cache): dataset and band tags.
+        with gdal_env(), rasterio.open(gdal_path(o.path)) as src:
             tags |= {**src.tags(), **src.tags(1)}
     except rasterio.errors.RasterioError:
         pass  # opened already by the door; tags are optional

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import rasterio
 import xarray as xr
-from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from soilmap.errors import InputError
+from soilmap.io.blocks import read_ahead
 from soilmap.io.env import gdal_env
 from soilmap.io.paths import gdal_path
 from soilmap.soc.cleaning import Rule
@@ -152,20 +152,20 @@ def plan_whole_sample(
 def read_sample(path: str | os.PathLike, plan: SamplePlan, *, band: int = 1) -> np.ndarray:
     """Read a planned sample eagerly: 1-D float32, NaN where the file declares nodata.
 
-    This is a plain rasterio read, outside dask, bounded by ``plan.cells``.
+    Bounded by ``plan.cells``, outside dask.  The cells read (at full resolution) are
+    handed to the lazy layer opened on ``path``, whose pass takes them from memory
+    instead of reading their blocks again (:func:`soilmap.io.blocks.read_ahead`).
     """
     parts = []
+    # Kept for the pass: the sample's blocks, whole, up to this many cells in all.
+    keep = max(DEFAULT_SAMPLE_CELLS, plan.cells)
     try:
-        with gdal_env(), rasterio.open(gdal_path(path)) as src:
-            for window, shape in zip(plan.windows, plan.out_shapes, strict=True):
-                a = src.read(
-                    band,
-                    window=window,
-                    out_shape=shape,
-                    masked=True,
-                    resampling=Resampling.nearest,
-                )
-                parts.append(np.ma.filled(a.astype("float32"), np.nan).ravel())
+        for window, shape in zip(plan.windows, plan.out_shapes, strict=True):
+            r0, c0 = int(window.row_off), int(window.col_off)
+            box = (r0, r0 + int(window.height), c0, c0 + int(window.width))
+            a, kept = read_ahead(gdal_path(path), box, band=band, out_shape=shape, keep_cells=keep)
+            keep -= kept
+            parts.append(np.ma.filled(a.astype("float32"), np.nan).ravel())
     except RasterioError as exc:
         raise InputError(
             f"{path}: reading a sample of the raster failed ({exc}). The file is probably "

@@ -37,8 +37,9 @@ class Request:
         return 0 if self.start is None or self.end is None else self.end - self.start + 1
 
 
-def _handler(root: Path, log) -> type[BaseHTTPRequestHandler]:
+def _handler(root: Path, log, fail_first: bool = False) -> type[BaseHTTPRequestHandler]:
     lock = threading.Lock()
+    failed: set[tuple[str, str]] = set()  # (path, Range) answered 503 once already
 
     def record(method: str, path: str, a: int | None = None, b: int | None = None) -> None:
         with lock:
@@ -88,6 +89,15 @@ def _handler(root: Path, log) -> type[BaseHTTPRequestHandler]:
                 return self._not_found()
             data = f.read_bytes()
             size = len(data)
+            key = (self.path, self.headers.get("Range", ""))
+            if fail_first and m and int(m[1]) > 0 and key not in failed:
+                with lock:
+                    failed.add(key)
+                record("GET-503", self.path, int(m[1]), int(m[2]) if m[2] else None)
+                self.send_response(503)  # a transient failure, as a loaded server gives
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if m:
                 a, b = int(m[1]), min(int(m[2]) if m[2] else size - 1, size - 1)
                 record("GET", self.path, a, b)
@@ -102,10 +112,14 @@ def _handler(root: Path, log) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(root: Path, log_path: Path, certfile: Path | None) -> None:
-    """Serve ``root`` until killed; print the port on stdout."""
+def serve(root: Path, log_path: Path, certfile: Path | None, fail_first: bool = False) -> None:
+    """Serve ``root`` until killed; print the port on stdout.
+
+    With ``fail_first``, the first GET of each byte range (but the file's first bytes,
+    which GDAL reads when it opens it) is answered 503 Service Unavailable.
+    """
     with open(log_path, "a", encoding="utf-8") as log:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, log))
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, log, fail_first))
         httpd.daemon_threads = True
         if certfile is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -122,6 +136,7 @@ class RangeServer:
     root: Path
     log: Path
     certfile: Path | None = None
+    fail_first: bool = False
     _proc: subprocess.Popen | None = None
     _port: int = 0
 
@@ -131,8 +146,9 @@ class RangeServer:
 
     def start(self) -> RangeServer:
         args = [sys.executable, __file__, str(self.root), str(self.log)]
-        if self.certfile is not None:
-            args.append(str(self.certfile))
+        args.append(str(self.certfile) if self.certfile is not None else "-")
+        if self.fail_first:
+            args.append("--fail-first")
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
         self._port = int(self._proc.stdout.readline())
@@ -154,9 +170,11 @@ class RangeServer:
         self.log.write_text("")
 
     def fetched(self, name: str) -> list[Request]:
-        """The GETs of one file."""
+        """The GETs of one file that were answered (not a ``GET-503``)."""
         return [
-            r for r in self.requests if r.method.startswith("GET") and r.path.lstrip("/") == name
+            r
+            for r in self.requests
+            if r.method in ("GET", "GET-WHOLE") and r.path.lstrip("/") == name
         ]
 
 
@@ -191,4 +209,10 @@ def self_signed_cert(folder: Path) -> Path:
 
 
 if __name__ == "__main__":
-    serve(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else None)
+    cert = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] != "-" else None
+    serve(
+        Path(sys.argv[1]),
+        Path(sys.argv[2]),
+        Path(cert) if cert else None,
+        "--fail-first" in sys.argv,
+    )

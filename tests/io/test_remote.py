@@ -23,6 +23,7 @@ from rangeserver import RangeServer, self_signed_cert
 
 from soilmap.config import load_config
 from soilmap.errors import InputNotFoundError
+from soilmap.io.raster import open_raster
 from soilmap.pipeline.run import run
 from soilmap.testing import make_grid
 
@@ -139,9 +140,21 @@ def _tile_ranges(path: Path) -> dict[tuple[int, int], tuple[int, int]]:
     return out
 
 
-def _fetched_tiles(server: RangeServer, name: str, tiles) -> set[tuple[int, int]]:
-    """Tiles at least half of whose bytes GDAL requested."""
+def _tile_gets(server: RangeServer, name: str, tiles) -> list[tuple[int, int]]:
+    """Byte ranges ``[start, end)`` GDAL requested of the tiles of ``name``.
+
+    The header aside: GDAL reads it when it opens the file, in requests that take in
+    bytes outside the tiles' span (the IFD before the first tile, the offset arrays
+    after the last), and may take in part of the first tiles on the way.
+    """
+    lo, hi = min(a for a, _ in tiles.values()), max(b for _, b in tiles.values())
     gets = [(r.start, r.end + 1) for r in server.fetched(name)]
+    return [(s, e) for s, e in gets if lo <= s and e <= hi]
+
+
+def _fetched_tiles(server: RangeServer, name: str, tiles) -> set[tuple[int, int]]:
+    """Tiles at least half of whose bytes GDAL requested (header requests aside)."""
+    gets = _tile_gets(server, name, tiles)
     got = set()
     for key, (a, b) in tiles.items():
         covered = sum(max(0, min(b, e) - max(a, s)) for s, e in gets)
@@ -150,9 +163,29 @@ def _fetched_tiles(server: RangeServer, name: str, tiles) -> set[tuple[int, int]
     return got
 
 
+def _assert_no_tile_fetched_twice(server: RangeServer, name: str, tiles) -> int:
+    """No byte of any tile of ``name`` was requested twice; returns the tile bytes fetched."""
+    gets = _tile_gets(server, name, tiles)
+    twice = {}
+    for key, (a, b) in tiles.items():
+        parts = sorted((max(a, s), min(b, e)) for s, e in gets if min(b, e) > max(a, s))
+        total = sum(e - s for s, e in parts)
+        union, end = 0, a
+        for s, e in parts:
+            union += max(0, e - max(s, end))
+            end = max(end, e)
+        if total > union:
+            twice[key] = f"{total - union} of {b - a} bytes again, in {len(parts)} requests"
+    assert not twice, f"{name}: tiles fetched twice: {twice}"
+    return sum(e - s for s, e in gets)
+
+
 def test_remote_reads_only_the_blocks_of_the_run_extent(tmp_path):
     """1024 x 1024 cells in 128 x 128 tiles; a region inside 2 x 3 tiles: only those
-    six tiles are fetched, and the totals equal those of the whole-raster run."""
+    six tiles are fetched, each once, and the totals equal those of the whole-raster
+    run, which fetches every tile once.  The plausibility sample reads the region's
+    tiles (or, with 4096 sample cells, one of them) and the pass takes what it read
+    from memory: no tile is fetched a second time for the pass."""
     grid = make_grid((1024, 1024), crs="EPSG:4326", res=0.01, origin=(10.0, 20.0))
     values = np.random.default_rng(3).uniform(10, 90, grid.shape).astype("float32")
     profile = dict(
@@ -177,10 +210,16 @@ def test_remote_reads_only_the_blocks_of_the_run_extent(tmp_path):
     region = shapely.box(10.0 + 1.305, 20.0 - 4.195, 10.0 + 4.995, 20.0 - 3.005)
     gpd.GeoDataFrame({"id": ["R"]}, geometry=[region], crs=4326).to_file(tmp_path / "r.gpkg")
     server = RangeServer(served, tmp_path / "log").start()
+    tiles = _tile_ranges(served / "soc.tif")
+    tile_bytes = 128 * 128 * 4  # uncompressed float32
+    assert {b - a for a, b in tiles.values()} == {tile_bytes}
+    needed = {(i, j) for i in (2, 3) for j in (1, 2, 3)}
+    runs = {}
     try:
         toml = f"""
 [soc]
 stock = "{server.url}/soc.tif"
+SAMPLE
 [regions]
 path = "r.gpkg"
 id_field = "id"
@@ -189,30 +228,89 @@ dir = "OUT"
 [run]
 chunks = [128, 128]
 """
-        (tmp_path / "box.toml").write_text(toml.replace("OUT", "box"))
-        (tmp_path / "all.toml").write_text(toml.replace("OUT", "all") + 'extent = "raster"\n')
-        tiles = _tile_ranges(served / "soc.tif")
-        box = run(load_config(tmp_path / "box.toml"), progress=False)
-        got_box = _fetched_tiles(server, "soc.tif", tiles)
-        server.clear()
-        whole = run(load_config(tmp_path / "all.toml"), progress=False)
-        got_all = _fetched_tiles(server, "soc.tif", tiles)
+        for name, sample, extra, want in [
+            ("box", "", "", needed),
+            ("box_small_sample", "sample_cells = 4096", "", needed),
+            ("all", "", 'extent = "raster"\n', set(tiles)),
+        ]:
+            path = tmp_path / f"{name}.toml"
+            path.write_text(toml.replace("OUT", name).replace("SAMPLE", sample) + extra)
+            server.clear()
+            runs[name] = run(load_config(path), progress=False)
+            assert _fetched_tiles(server, "soc.tif", tiles) == want, name
+            fetched = _assert_no_tile_fetched_twice(server, "soc.tif", tiles)
+            assert fetched == len(want) * tile_bytes, name  # those tiles' bytes, no more
     finally:
         server.stop()
-    needed = {(i, j) for i in (2, 3) for j in (1, 2, 3)}
-    assert needed <= got_box
-    # GDAL's /vsicurl/ reads ahead past the last tile of a row (contiguous bytes, up to
-    # two tiles here); no tile of another row and nothing farther is fetched.
-    assert got_box - needed <= {(i, j) for i in (2, 3) for j in (4, 5)}
-    assert got_all == set(tiles)
+    box, whole = runs["box"], runs["all"]
     window = box.manifest["extent"]["window"]
     assert window == {"row0": 300, "row1": 420, "col0": 130, "col1": 500}
-    with rasterio.open(box.out_dir / "soc_stock.tif") as src:
-        assert src.shape == (120, 370)
-        np.testing.assert_array_equal(src.read(1), values[300:420, 130:500])
+    for result in (box, runs["box_small_sample"]):
+        with rasterio.open(result.out_dir / "soc_stock.tif") as src:
+            assert src.shape == (120, 370)
+            np.testing.assert_array_equal(src.read(1), values[300:420, 130:500])
     assert list(box.zonal["landuse"]) == list(whole.zonal["landuse"])
     for col in ("area_ha", "soc_stock_t", "sequestration_t_per_yr"):
         np.testing.assert_allclose(box.zonal[col], whole.zonal[col], rtol=1e-12)
+        np.testing.assert_array_equal(box.zonal[col], runs["box_small_sample"].zonal[col])
+
+
+def test_sample_through_vsicurl_fetches_each_block_once(
+    http_server, sample_dir, sample_run, tmp_path
+):
+    """The real sample through /vsicurl/: of every raster, GDAL fetches the blocks
+    (strips) of the run's window and no other, each once, sample and pass together."""
+    cfg = load_config(_config_at(sample_dir, tmp_path, f"/vsicurl/{http_server.url}/"))
+    result = run(cfg, progress=False)
+    _assert_same_outputs(sample_run, result)
+    win = result.manifest["extent"]["window"]
+    tifs = sorted(sample_dir.glob("*.tif"))
+    assert len(tifs) == 9
+    for tif in tifs:
+        blocks = _tile_ranges(tif)
+        with rasterio.open(tif) as src:
+            bh, bw = src.block_shapes[0]
+        needed = {
+            (i, j)
+            for i, j in blocks
+            if i * bh < win["row1"]
+            and (i + 1) * bh > win["row0"]
+            and j * bw < win["col1"]
+            and (j + 1) * bw > win["col0"]
+        }
+        assert _fetched_tiles(http_server, tif.name, blocks) == needed, tif.name
+        _assert_no_tile_fetched_twice(http_server, tif.name, blocks)
+
+
+def test_a_failed_range_request_gives_the_right_values_never_zeros(tmp_path):
+    """A server that answers 503 to the first request of every byte range, as a loaded
+    server or object store may: the values read are the file's.  (GDAL 3.10's threaded
+    GeoTIFF reader would fill those tiles with zeros: see soilmap.io.env.)"""
+    values = np.random.default_rng(11).uniform(1, 90, (512, 512)).astype("float32")
+    values[100:140, 200:260] = -9999
+    grid = make_grid((512, 512), crs="EPSG:4326", res=0.01, origin=(10.0, 20.0))
+    served = tmp_path / "served"
+    served.mkdir()
+    profile = dict(
+        driver="GTiff", dtype="float32", count=1, crs="EPSG:4326", transform=grid.transform,
+        width=512, height=512, tiled=True, blockxsize=128, blockysize=128, nodata=-9999,
+    )  # fmt: skip
+    # One tile per read, several rows of tiles (parallel ranges), one run of bytes (the
+    # whole raster, in two halves): each through its own file, so no cache helps.
+    cases = {"tile.tif": (128, 128), "rows.tif": (256, 384), "whole.tif": (512, 512)}
+    for name in cases:
+        with rasterio.open(served / name, "w", **profile) as dst:
+            dst.write(values, 1)
+    expected = np.where(values == -9999, np.nan, values)
+    server = RangeServer(served, tmp_path / "log", fail_first=True).start()
+    try:
+        for name, chunks in cases.items():
+            da = open_raster(f"{server.url}/{name}", units="t C ha-1", chunks=chunks)
+            np.testing.assert_array_equal(da.compute().to_numpy(), expected, err_msg=name)
+        failed = {r.path for r in server.requests if r.method == "GET-503"}
+    finally:
+        server.stop()
+    assert failed == {f"/{name}" for name in cases}  # every file met a failure
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dask
 import pytest
+from readcount import count_cell_reads
 
 from soilmap.config import load_config
 from soilmap.pipeline.plan import plan
@@ -69,6 +70,7 @@ def test_a_run_reads_each_input_block_once(sample_copy, tmp_path, monkeypatch, s
     p = plan(cfg)  # the plausibility checks may read a sample before this point
     del p
     reads = _count_reads(monkeypatch)
+    cells = count_cell_reads(monkeypatch)
     result = run(cfg, progress=False)
     inputs = {k: v for k, v in reads.items() if str(sample_copy) in k[0]}
     assert inputs, "no reads were counted"
@@ -77,6 +79,11 @@ def test_a_run_reads_each_input_block_once(sample_copy, tmp_path, monkeypatch, s
     ranges = result.manifest["value_checks"]["ranges"]
     assert len(ranges) == len(cfg.soc.content) + len(cfg.soc.bulk_density) > 0
     assert all(r["cells_outside_range"] == 0 for r in ranges)
-    # 9 input rasters x 4 x 2 chunks; plausibility samples are read before compute
-    tif_windows = {k for k in inputs if k[1] != "None"}
-    assert len(tif_windows) >= 9 * 8
+    # The run's sample and its pass together read every cell of the run's window of
+    # every input raster once: what the sample read, the pass took from memory.
+    win = result.manifest["extent"]["window"]
+    tifs = {name: c for name, c in cells.items() if str(sample_copy) in name}
+    assert len(tifs) == 9
+    for name, c in tifs.items():
+        assert (c[win["row0"] : win["row1"], win["col0"] : win["col1"]] == 1).all(), name
+        assert c.max() == 1, name

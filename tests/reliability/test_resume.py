@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from readcount import count_cell_reads
 from tiny import make_tiny, run_subprocess, staging_left
 
 from soilmap.cli.main import RunInterruptedError
@@ -104,13 +105,18 @@ def test_sigterm_keeps_the_windows_and_resume_is_bit_identical(tiny, tmp_path, m
     done_windows = journal.windows[:2]
 
     reads = _count_stock_reads(monkeypatch)
+    cells = count_cell_reads(monkeypatch)  # the plausibility sample's reads too
     run(cfg.with_output(out), progress=False, resume=True)
     assert result_digests(out) == ref
     assert staging_left(out) == []
-    # Only the blocks of the two unfinished windows were read, each once.
-    assert len(reads) == len(set(reads)) == 8
+    # The windows' pass read no block of the two finished windows, and none twice.
+    assert len(reads) == len(set(reads))
     for r, c in reads:
         assert not any(r0 <= r < r1 and c0 <= c < c1 for r0, r1, c0, c1 in done_windows)
+    # The unit check's sample (before the pass) read this small raster whole, and the
+    # pass took the cells of the two unfinished windows from it: over the resumed run,
+    # every cell of stock.tif was read once.
+    assert (cells[str(cfg_path.parent / "stock.tif")] == 1).all()
 
 
 def test_ctrl_c_removes_the_staging_folder(tiny, tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.warp import Resampling, reproject
+from readcount import count_cell_reads
 from realdata import DATA
 
 from soilmap.errors import ConfigError, DepthConflictError, InputError, UnitsError
@@ -299,21 +300,27 @@ def test_unit_check_warn_lets_the_user_go_on(t0_kg_m2):
 
 
 def test_open_clean_stock_is_lazy_and_counts_share_the_reads(monkeypatch):
+    cells = count_cell_reads(monkeypatch)  # the plausibility sample's reads too
     with raise_if_dask_computes():
         soc = open_soc(ghana_spec(), chunks=(70, 100))
     assert all(dask.is_dask_collection(v) and v.ndim == 0 for v in soc.counts.values())
-    reads: dict[tuple, int] = {}
-    original = rasterio.io.DatasetReader.read
-
-    def counting(self, *args, **kwargs):
-        key = (self.name, str(kwargs.get("window")))
-        reads[key] = reads.get(key, 0) + 1
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(rasterio.io.DatasetReader, "read", counting)
+    # 12 files of 200 x 200 cells: 1M sample cells / 12 layers is more than a file, so
+    # the sample read each one whole, before any compute ...
+    assert len(cells) == 12 and all(c.shape == (200, 200) for c in cells.values())
+    assert all((c == 1).all() for c in cells.values())
     dask.compute(soc.stock.data, soc.counts, scheduler="threads")
-    assert reads and max(reads.values()) == 1, {k: v for k, v in reads.items() if v > 1}
-    assert len(reads) == 12 * 3 * 2  # 12 files x 3 x 2 chunks, each read once
+    # ... and the pass (outputs and counts together) took those cells from memory.
+    assert {name: int(c.max()) for name, c in cells.items()} == dict.fromkeys(cells, 1)
+
+
+def test_the_pass_reads_what_the_sample_did_not_read_and_nothing_twice(monkeypatch):
+    cells = count_cell_reads(monkeypatch)
+    soc = open_soc(ghana_spec(sample_cells=12 * 4096), chunks=(70, 100))
+    # About 4096 cells of each file: two whole strips of 7 x 200 cells.
+    sampled = {name: int((c > 0).sum()) for name, c in cells.items()}
+    assert sampled == dict.fromkeys(cells, 2 * 7 * 200)
+    dask.compute(soc.stock.data, soc.counts, scheduler="threads")
+    assert all((c == 1).all() for c in cells.values())
 
 
 # -------------------------------------------------------------- bounds and products
