@@ -51,6 +51,12 @@ _GDAL_OPTIONS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
 }
 
+#: Remote reads retry a transient failure (HTTP 429, 500, 502, 503, 504, a dropped
+#: connection) a few times, half a second apart, instead of failing the run at once
+#: (GDAL's defaults: no retry, 30 s apart).  Set only where the user's environment
+#: does not set them.
+_HTTP_RETRY = {"GDAL_HTTP_MAX_RETRY": "4", "GDAL_HTTP_RETRY_DELAY": "0.5"}
+
 
 def gdal_env(**extra: Any) -> rasterio.Env:
     """A :class:`rasterio.Env` with soilmap's GDAL settings (plus ``extra``).
@@ -58,7 +64,8 @@ def gdal_env(**extra: Any) -> rasterio.Env:
     In the main thread rasterio sets the options process-wide for the duration of the
     ``with`` block; in other threads (dask's workers) for that thread only.
     """
-    return rasterio.Env(**{**_GDAL_OPTIONS, **extra})
+    retry = {k: v for k, v in _HTTP_RETRY.items() if k not in os.environ}
+    return rasterio.Env(**{**_GDAL_OPTIONS, **retry, **extra})
 
 
 @cache

@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 import pyproj
 import rasterio
+from rasterio.errors import RasterioError
 
 from soilmap.errors import CRSError, InputError
+from soilmap.io.blocks import read_env
 from soilmap.io.paths import gdal_path
-from soilmap.io.raster import gdal_env, read_layout
+from soilmap.io.raster import read_layout
 from soilmap.io.staging import OutputStage
 from soilmap.io.vector import read_vector
 from soilmap.landuse.codes import float_codes, is_float_codes
@@ -187,10 +189,19 @@ def _sample_one(path: Path, points: gpd.GeoDataFrame) -> tuple[np.ndarray, np.nd
     status = np.where(inside, "ok", "outside").astype(object)
     idx = np.flatnonzero(inside)
     if idx.size:
-        with gdal_env(), rasterio.open(gdal_path(path)) as src:
-            got = np.ma.concatenate(
-                list(src.sample(zip(xs[idx], ys[idx], strict=True), indexes=1, masked=True))
-            )
+        # read_env: no decoding thread pool for a remote file (GDAL 3.10 zero-fills
+        # the tiles of a failed request there: see soilmap.io.env).
+        try:
+            with read_env(gdal_path(path)), rasterio.open(gdal_path(path)) as src:
+                got = np.ma.concatenate(
+                    list(src.sample(zip(xs[idx], ys[idx], strict=True), indexes=1, masked=True))
+                )
+        except RasterioError as exc:
+            raise InputError(
+                f"{gdal_path(path)}: reading the points' cells failed ({exc}). A remote file "
+                "whose server keeps failing: try again later, or raise GDAL_HTTP_MAX_RETRY; "
+                "a local file is probably truncated or corrupted: re-download or re-export it."
+            ) from exc
         raw = np.ma.getdata(got).astype("float64")
         missing = np.ma.getmaskarray(got) | ~np.isfinite(raw)
         values[idx] = np.where(missing, np.nan, raw)

@@ -343,3 +343,39 @@ def test_sample_through_vsis3_equals_local_run(s3_server, sample_dir, sample_run
     lc = next(i for i in inputs if i["path"].endswith("LC_250m_ESACCI2010.tif"))
     assert lc["path"] == "/vsis3/soilmap-sample/LC_250m_ESACCI2010.tif" and "sha256" not in lc
     assert lc["size_bytes"] == (sample_dir / "LC_250m_ESACCI2010.tif").stat().st_size
+
+
+def test_points_sampled_through_a_failing_server_are_the_files_values(tmp_path):
+    """`soilmap sample` on a remote raster whose server answers 503 to the first request
+    of every byte range: the values are the file's, never zeros."""
+    from soilmap.zonal.points import sample_points
+
+    values = np.random.default_rng(5).uniform(1, 90, (512, 512)).astype("float32")
+    grid = make_grid((512, 512), crs="EPSG:4326", res=0.01, origin=(10.0, 20.0))
+    served = tmp_path / "served"
+    served.mkdir()
+    profile = dict(
+        driver="GTiff", dtype="float32", count=1, crs="EPSG:4326", transform=grid.transform,
+        width=512, height=512, tiled=True, blockxsize=128, blockysize=128, nodata=-9999,
+    )  # fmt: skip
+    with rasterio.open(served / "soc.tif", "w", **profile) as dst:
+        dst.write(values, 1)
+        dst.update_tags(1, units="t C ha-1")
+    # One point in every tile (cell centres), so every tile's range is requested.
+    rows, cols = np.meshgrid(np.arange(64, 512, 128), np.arange(64, 512, 128), indexing="ij")
+    xs, ys = grid.transform * (cols.ravel() + 0.5, rows.ravel() + 0.5)
+    points = gpd.GeoDataFrame(
+        {"point_id": [f"p{i}" for i in range(rows.size)]},
+        geometry=gpd.points_from_xy(xs, ys),
+        crs=4326,
+    )
+    server = RangeServer(served, tmp_path / "log", fail_first=True).start()
+    try:
+        table, units = sample_points([f"{server.url}/soc.tif"], points)
+        failed = [r for r in server.requests if r.method == "GET-503"]
+    finally:
+        server.stop()
+    assert failed  # the server did fail requests
+    assert list(table["soc_status"]) == ["ok"] * rows.size and units["soc"] == "t C ha-1"
+    got = table["soc"].to_numpy(dtype="float64")
+    np.testing.assert_array_equal(got, values[rows.ravel(), cols.ravel()].astype("float64"))

@@ -299,3 +299,30 @@ def test_bad_points_inputs_are_typed_errors(tigray, profiles, tmp_path):
     assert code == 1 and "broken.gpkg" in out and "cannot be read" in out
     code, out = _cli_error([soc, "--points", str(profiles), "--out", str(tmp_path / "x.txt")])
     assert code == 1 and ".gpkg, .csv or .parquet" in out
+
+
+def test_a_corrupted_tile_is_a_typed_error_naming_the_file(tmp_path):
+    # A tile whose compressed bytes were damaged (a broken download): GDAL fails to
+    # decode it when a point falls in it. That was rasterio's own traceback.
+    path = tmp_path / "soc.tif"
+    values = np.random.default_rng(2).uniform(1, 90, (256, 256)).astype("float32")
+    profile = dict(
+        driver="GTiff", dtype="float32", count=1, crs="EPSG:4326", width=256, height=256,
+        transform=rasterio.transform.from_origin(10.0, 20.0, 0.01, 0.01), tiled=True,
+        blockxsize=128, blockysize=128, compress="deflate", nodata=-9999,
+    )  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values, 1)
+    with rasterio.open(path) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
+        size = int(src.get_tag_item("BLOCK_SIZE_0_0", "TIFF", bidx=1))
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(b"\xff" * size)
+    points = gpd.GeoDataFrame(
+        {"point_id": ["a"]}, geometry=gpd.points_from_xy([10.005], [19.995]), crs=4326
+    )
+    with pytest.raises(InputError) as err:
+        sample_points([path], points)
+    msg = str(err.value)
+    assert str(path) in msg and "re-download" in msg and "Traceback" not in msg
