@@ -282,25 +282,35 @@ def test_sample_through_vsicurl_fetches_each_block_once(
         _assert_no_tile_fetched_twice(http_server, tif.name, blocks)
 
 
+#: A 512 x 512 float32 grid (0.01°) for the failing-server tests.
+_GRID_512 = make_grid((512, 512), crs="EPSG:4326", res=0.01, origin=(10.0, 20.0))
+
+
+def _write_512(paths: list[Path], values: np.ndarray) -> None:
+    """``values`` into each path: 128 x 128 tiles, nodata -9999, units t C ha-1."""
+    profile = dict(
+        driver="GTiff", dtype="float32", count=1, crs="EPSG:4326",
+        transform=_GRID_512.transform, width=512, height=512, tiled=True,
+        blockxsize=128, blockysize=128, nodata=-9999,
+    )  # fmt: skip
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(values, 1)
+            dst.update_tags(1, units="t C ha-1")
+
+
 def test_a_failed_range_request_gives_the_right_values_never_zeros(tmp_path):
     """A server that answers 503 to the first request of every byte range, as a loaded
     server or object store may: the values read are the file's.  (GDAL 3.10's threaded
     GeoTIFF reader would fill those tiles with zeros: see soilmap.io.env.)"""
     values = np.random.default_rng(11).uniform(1, 90, (512, 512)).astype("float32")
     values[100:140, 200:260] = -9999
-    grid = make_grid((512, 512), crs="EPSG:4326", res=0.01, origin=(10.0, 20.0))
     served = tmp_path / "served"
-    served.mkdir()
-    profile = dict(
-        driver="GTiff", dtype="float32", count=1, crs="EPSG:4326", transform=grid.transform,
-        width=512, height=512, tiled=True, blockxsize=128, blockysize=128, nodata=-9999,
-    )  # fmt: skip
     # One tile per read, several rows of tiles (parallel ranges), one run of bytes (the
     # whole raster, in two halves): each through its own file, so no cache helps.
     cases = {"tile.tif": (128, 128), "rows.tif": (256, 384), "whole.tif": (512, 512)}
-    for name in cases:
-        with rasterio.open(served / name, "w", **profile) as dst:
-            dst.write(values, 1)
+    _write_512([served / name for name in cases], values)
     expected = np.where(values == -9999, np.nan, values)
     server = RangeServer(served, tmp_path / "log", fail_first=True).start()
     try:
@@ -351,19 +361,11 @@ def test_points_sampled_through_a_failing_server_are_the_files_values(tmp_path):
     from soilmap.zonal.points import sample_points
 
     values = np.random.default_rng(5).uniform(1, 90, (512, 512)).astype("float32")
-    grid = make_grid((512, 512), crs="EPSG:4326", res=0.01, origin=(10.0, 20.0))
     served = tmp_path / "served"
-    served.mkdir()
-    profile = dict(
-        driver="GTiff", dtype="float32", count=1, crs="EPSG:4326", transform=grid.transform,
-        width=512, height=512, tiled=True, blockxsize=128, blockysize=128, nodata=-9999,
-    )  # fmt: skip
-    with rasterio.open(served / "soc.tif", "w", **profile) as dst:
-        dst.write(values, 1)
-        dst.update_tags(1, units="t C ha-1")
+    _write_512([served / "soc.tif"], values)
     # One point in every tile (cell centres), so every tile's range is requested.
     rows, cols = np.meshgrid(np.arange(64, 512, 128), np.arange(64, 512, 128), indexing="ij")
-    xs, ys = grid.transform * (cols.ravel() + 0.5, rows.ravel() + 0.5)
+    xs, ys = _GRID_512.transform * (cols.ravel() + 0.5, rows.ravel() + 0.5)
     points = gpd.GeoDataFrame(
         {"point_id": [f"p{i}" for i in range(rows.size)]},
         geometry=gpd.points_from_xy(xs, ys),
