@@ -58,14 +58,18 @@ _GDAL_OPTIONS = {
 _HTTP_RETRY = {"GDAL_HTTP_MAX_RETRY": "4", "GDAL_HTTP_RETRY_DELAY": "0.5"}
 
 
+def _not_set_by_user(options: dict[str, str]) -> dict[str, str]:
+    """``options`` without those the user's environment sets (theirs win)."""
+    return {k: v for k, v in options.items() if k not in os.environ}
+
+
 def gdal_env(**extra: Any) -> rasterio.Env:
     """A :class:`rasterio.Env` with soilmap's GDAL settings (plus ``extra``).
 
     In the main thread rasterio sets the options process-wide for the duration of the
     ``with`` block; in other threads (dask's workers) for that thread only.
     """
-    retry = {k: v for k, v in _HTTP_RETRY.items() if k not in os.environ}
-    return rasterio.Env(**{**_GDAL_OPTIONS, **retry, **extra})
+    return rasterio.Env(**{**_GDAL_OPTIONS, **_not_set_by_user(_HTTP_RETRY), **extra})
 
 
 @cache
@@ -110,7 +114,7 @@ def thread_config(**options: str) -> Iterator[None]:
     API (not Linux) nothing is set: reads are then correct but may fetch more.
     """
     lib = _cpl()
-    todo = {k: v for k, v in options.items() if k not in os.environ}
+    todo = _not_set_by_user(options)
     if lib is None or not todo:
         yield
         return
