@@ -1,6 +1,6 @@
 """``python -m soilmap``: the ``soilmap`` command."""
 
-from soilmap.cli.main import cli
+from soilmap.cli.main import main
 
 if __name__ == "__main__":
-    cli(prog_name="soilmap")
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import signal
@@ -113,6 +114,17 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["quiet"] = quiet
     ctx.obj["verbose"] = verbose
+
+
+def main() -> None:
+    """The ``soilmap`` console script and ``python -m soilmap``: :func:`cli`, then exit."""
+    try:
+        cli(prog_name="soilmap")
+    finally:
+        # The process ends here: the interpreter's last collections would walk every
+        # object left (half a second after a run) only for the memory to go back to
+        # the system anyway.  Not in cli() itself, which tests call in one process.
+        gc.freeze()
 
 
 # GDAL's block cache defaults to 5 % of RAM; soilmap reads every block once, so a

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dask
+import dask.threaded
 
 from soilmap.errors import ConfigError
 
@@ -241,7 +242,23 @@ def compute_context(
             client.close()
             cluster.close()
         return
-    yield Compute()
+    with dask.config.set(_local_scheduler()):
+        yield Compute()
+
+
+def _local_scheduler() -> dict[str, Any]:
+    """dask's threaded scheduler, given when nothing else can be meant.
+
+    Otherwise every ``compute`` looks for a ``distributed.Client`` first, and imports
+    distributed (a third of a second) to find none; so does a scheduler given by
+    name.  When distributed is not imported no Client exists, so the threaded
+    scheduler's function is given; a notebook's Client, or a scheduler set in
+    ``dask.config`` (such as :func:`soilmap.testing.raise_if_dask_computes`), is
+    left to take effect.
+    """
+    if dask.config.get("scheduler", None) is not None or "distributed" in sys.modules:
+        return {}
+    return {"scheduler": dask.threaded.get}
 
 
 @contextlib.contextmanager

@@ -70,3 +70,42 @@ def test_local_cluster_matches_threaded_run(sample_dir, sample_run, tmp_path):
     pd.testing.assert_frame_equal(
         pd.DataFrame(sample_run.zonal[cols]), pd.DataFrame(result.zonal[cols]), rtol=1e-12
     )
+
+
+def test_threaded_run_does_not_import_distributed(sample_dir, tmp_path):
+    """A local run never imports distributed just to find that no Client exists (0.3 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, soilmap\n"
+        f"cfg = soilmap.load_config({str(sample_dir / 'tigray.toml')!r})"
+        f".with_output({str(tmp_path / 'out')!r})\n"
+        "soilmap.run(cfg, progress=False)\n"
+        "print('distributed' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
+    assert (tmp_path / "out" / "run.json").exists()
+
+
+def test_a_notebook_client_still_runs_the_graph():
+    """With a distributed Client active, a default compute context computes on it."""
+    import dask
+    from distributed import Client, get_worker
+
+    def where() -> str:
+        try:
+            return get_worker().address
+        except ValueError:
+            return "threads"
+
+    with compute_context() as ctx:
+        assert ctx.compute(dask.delayed(where)(), progress=False) == ("threads",)
+    with (
+        Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None),
+        compute_context() as ctx,
+    ):
+        assert ctx.compute(dask.delayed(where)(), progress=False) != ("threads",)
