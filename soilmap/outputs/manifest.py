@@ -16,7 +16,7 @@ import numpy as np
 from soilmap._version import __version__
 from soilmap.io.paths import describe_remote, gdal_path, is_network, is_virtual, local_archive
 
-__all__ = ["describe_inputs", "software_versions", "write_json"]
+__all__ = ["as_json", "describe_inputs", "software_versions", "write_json"]
 
 _PACKAGES = (
     "numpy",
@@ -113,6 +113,12 @@ def _default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def as_json(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as :func:`write_json` writes it and ``json.load`` reads it back."""
+    loaded: dict[str, Any] = json.loads(json.dumps(data, default=_default))
+    return loaded
 
 
 def write_json(data: dict[str, Any], path: Path) -> Path:

@@ -87,12 +87,18 @@ def as_delayed(obj: Any) -> Any:
     would re-key its graph and read the inputs again.
     """
     import dask.array as dsa
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
 
     if isinstance(obj, dsa.Array):
-        parts = obj.to_delayed(optimize_graph=False)
         if obj.ndim == 0:
-            return parts.item()
-        return dask.delayed(_assemble, pure=True)(parts.tolist())
+            return obj.to_delayed(optimize_graph=False).item()
+        # One task on the array's own graph: ``dask.delayed(f)(parts)`` would optimise
+        # and materialise the whole graph once per array (a third of a small run's
+        # Python time went there); the bundle of a window's outputs does it once.
+        name = f"soilmap-assemble-{obj.name}"
+        layer = {name: (_assemble, obj.__dask_keys__())}
+        return Delayed(name, HighLevelGraph.from_collections(name, layer, dependencies=[obj]))
     if isinstance(obj, dict):
         return {k: as_delayed(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

@@ -10,8 +10,9 @@ the graph runs (threads, a local cluster, a remote scheduler) is the caller's
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -24,17 +25,17 @@ import dask
 import dask.array as dsa
 import numpy as np
 import xarray as xr
-from rasterio._err import CPLE_BaseError
-from rasterio.errors import RasterioError
 
 from soilmap.blockstats import BlockStats, Op, combine
-from soilmap.errors import InputError, OutputSpaceError
+from soilmap.errors import InputError
 from soilmap.io.staging import OutputStage
 from soilmap.options import Codec, get_options
 from soilmap.outputs.cog import ScratchRaster
 from soilmap.outputs.stretch import EDGES, percentiles
-from soilmap.outputs.write import RasterOutput, create_targets, is_disk_full
+from soilmap.outputs.write import RasterOutput, create_targets
 from soilmap.pipeline.cluster import Compute, chunk_cells_for_memory, parse_memory
+from soilmap.pipeline.faults import check_disk_space, faults_translated
+from soilmap.pipeline.finishing import CogFinishing
 from soilmap.pipeline.journal import Journal, Partials
 from soilmap.progress import Progress, Reporter, reporter
 from soilmap.zonal.sums import ZonalSums
@@ -43,7 +44,6 @@ __all__ = [
     "Executed",
     "Reduction",
     "Window",
-    "check_disk_space",
     "chunk_budget",
     "execute",
     "windows",
@@ -86,18 +86,37 @@ class Executed:
 
 
 def windows(chunks: Sequence[Sequence[int]], per_window: int) -> list[Window]:
-    """Chunk-aligned windows ``(row0, row1, col0, col1)`` of about ``per_window`` chunks."""
-    ys = np.cumsum((0, *chunks[0]))
-    xs = np.cumsum((0, *chunks[1]))
-    nx = len(chunks[1])
-    per_row = max(1, min(per_window, nx))
-    rows_per = max(1, per_window // nx) if per_row == nx else 1
+    """Chunk-aligned windows ``(row0, row1, col0, col1)`` of about ``per_window`` chunks.
+
+    Counted in cells: a window holds about ``per_window`` full chunks' worth.  It is a
+    band of chunk rows (several, where whole rows hold less than that) cut into
+    column groups of about equal width.  The smaller chunks at the edges of a cropped
+    extent thus fill a window by their size: a national run is not cut into windows
+    of one small chunk that leave a core idle.
+    """
+    rows, cols = [int(n) for n in chunks[0]], [int(n) for n in chunks[1]]
+    ys = np.cumsum((0, *rows))
+    xs = np.cumsum((0, *cols))
+    budget = max(1, per_window) * max(rows) * max(cols)
+    width = int(xs[-1])
     out = []
-    for i in range(0, len(chunks[0]), rows_per):
-        i1 = min(i + rows_per, len(chunks[0]))
-        for j in range(0, nx, per_row):
-            j1 = min(j + per_row, nx)
-            out.append((int(ys[i]), int(ys[i1]), int(xs[j]), int(xs[j1])))
+    i = 0
+    while i < len(rows):
+        i1 = i + 1
+        while i1 < len(rows) and int(ys[i1 + 1] - ys[i]) * width <= budget:
+            i1 += 1
+        groups = min(len(cols), max(1, math.ceil(int(ys[i1] - ys[i]) * width / budget)))
+        # the chunk edges nearest to equal widths (never an empty group)
+        cuts = sorted(
+            {
+                0,
+                len(cols),
+                *(int(np.abs(xs - width * k / groups).argmin()) for k in range(1, groups)),
+            }
+        )
+        for a, b in itertools.pairwise(cuts):
+            out.append((int(ys[i]), int(ys[i1]), int(xs[a]), int(xs[b])))
+        i = i1
     return out
 
 
@@ -132,50 +151,6 @@ def chunk_budget(
         threads = max(1, threads // workers)
     # A window keeps two chunks per thread in flight.
     return chunk_cells_for_memory(budget, layers=layers, threads=2 * threads)
-
-
-def _space_advice(targets: Mapping[str, ScratchRaster]) -> str:
-    bands = sum(t.bands for t in targets.values())
-    h, w = next(iter(targets.values())).shape
-    return (
-        f"The run writes {len(targets)} rasters ({bands} bands of {h:,} x {w:,} cells) as "
-        "uncompressed scratch files (4 bytes per cell and float band) beside the outputs "
-        "before compressing them to COGs. Free space on that disk, or choose an --out "
-        "folder on a disk with more room."
-    )
-
-
-def _disk_full(exc: Exception, where: Path) -> bool:
-    """Whether a GDAL error is a write that ran out of disk."""
-    text = str(exc).lower()
-    if "no space left" in text or "disk full" in text:
-        return True
-    # GDAL does not always say why a write failed: an almost full disk says it.
-    return "write" in text and shutil.disk_usage(where).free < 64 * 2**20
-
-
-def check_disk_space(where: Path, targets: Mapping[str, ScratchRaster]) -> None:
-    """Refuse to start a run whose scratch files cannot fit on the disk.
-
-    What the run certainly needs at its peak: every scratch file written in full,
-    plus the overviews of the two largest (two COG copies run at a time). The COGs
-    themselves need more, so this never refuses a run that could succeed.
-
-    Raises
-    ------
-    soilmap.errors.OutputSpaceError
-        If the disk holding ``where`` has less free space than that.
-    """
-    if not targets:
-        return
-    overviews = sorted((t.overview_bytes for t in targets.values()), reverse=True)[:2]
-    need = sum(t.scratch_bytes for t in targets.values()) + sum(overviews)
-    free = shutil.disk_usage(where).free
-    if free < need:
-        raise OutputSpaceError(
-            f"{where.parent}: the run needs at least {need / 1e9:.1f} GB of free disk, only "
-            f"{free / 1e9:.1f} GB are free. {_space_advice(targets)}"
-        )
 
 
 @dataclass
@@ -327,41 +302,6 @@ def _where(compute: Compute) -> str:
     return f"{compute.description}" + (f", task progress at {link}" if link else "")
 
 
-def _finish_all(
-    targets: Mapping[str, ScratchRaster], report: Reporter, journal: Journal | None = None
-) -> dict[str, Path]:
-    """Turn every scratch file into its COG, two at a time, largest first.
-
-    GDAL's COG driver keeps about 1.3 of 2 cores busy on one file (reading and the
-    overviews are sequential); a second file in parallel fills the gap.  COGs the
-    ``journal`` records as finished are kept as they are.
-    """
-    finished = journal.cogs if journal is not None else set()
-    order = sorted(
-        (s for s in targets if s not in finished),
-        key=lambda s: -targets[s].bands * np.dtype(targets[s].dtype).itemsize,
-    )
-
-    def finish(s: str) -> Path:
-        path = targets[s].finish()
-        if journal is not None:
-            journal.record_cog(s)
-        return path
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="soilmap-cog") as pool:
-        done = {s: pool.submit(finish, s) for s in order}
-        written = {s: targets[s].path for s in targets if s in finished}
-        try:
-            for n, s in enumerate(order, start=1):
-                written[s] = done[s].result()
-                report("write", n, len(order), "Cloud-Optimised GeoTIFFs")
-        except BaseException:
-            for f in done.values():  # an interrupted run stops after the COGs in progress
-                f.cancel()
-            raise
-        return {s: written[s] for s in targets}
-
-
 def execute(
     rasters: Mapping[str, RasterOutput],
     *,
@@ -375,6 +315,7 @@ def execute(
     progress: Progress | None = None,
     journal: Journal | None = None,
     stats: Sequence[BlockStats] = (),
+    while_finishing: Callable[[Executed, Callable[[str], Path]], None] | None = None,
 ) -> Executed:
     """Compute and write every raster of a result folder, with the zonal sums, in one pass.
 
@@ -408,6 +349,13 @@ def execute(
         Record each finished window and COG in the staging folder; a journal that
         already records some (``--resume``) continues after them, reusing the
         scratch files and COGs they wrote.
+    while_finishing : callable, optional
+        ``while_finishing(executed, wait)``, called once every window is computed,
+        while GDAL copies the scratch files into COGs in the background: what needs
+        the pass's numbers but no COG (styles, tables, charts) is written meanwhile.
+        ``executed`` holds everything but the timing of the copies; ``wait(stem)``
+        gives a COG once it is written.  If it raises, the copies not started are
+        cancelled and those in progress finished before the error goes on.
 
     Raises
     ------
@@ -427,31 +375,20 @@ def execute(
             f"{', '.join(missing)} are missing. Run again without --resume (that removes it)."
         )
     t0 = time.perf_counter()
-    try:
+    with faults_translated(stage, targets, inputs):
         work = _Pass(rasters, targets, zonal, reductions or {}, stats, compute, stage)
         sums, gathered, reduced = _compute_windows(work, chunks, report, journal)
-        t_windows = time.perf_counter()
-        written = _finish_all(targets, report, journal)
-    except Exception as exc:
-        gdal_error = isinstance(exc, RasterioError | CPLE_BaseError)
-        # ("TIFFWriteDirectoryTagData:IO error writing tag data": a scratch file on a
-        # full disk, GDAL's own message does not say why.)
-        if is_disk_full(exc) or (gdal_error and _disk_full(exc, stage.dir)):
-            free = shutil.disk_usage(stage.out_dir).free
-            raise OutputSpaceError(
-                f"writing the outputs in {stage.out_dir} failed: the disk is full "
-                f"({free / 1e6:.1f} MB free; {exc}). {_space_advice(targets)}"
-            ) from exc
-        if not gdal_error:
-            raise
-        # A block that GDAL cannot decode shows up only when it is read.
-        raise InputError(
-            f"reading an input failed while computing the outputs: {exc}. The file "
-            "is probably truncated or corrupted: re-download or re-export it. Inputs: "
-            f"{', '.join(str(q) for q in inputs)}."
-        ) from exc
-    t_done = time.perf_counter()
-    timings = {"compute_windows": t_windows - t0, "cog_finish": t_done - t_windows}
+    t_windows = time.perf_counter()
     ranges = {s: (a, b) for s, (a, b, _) in gathered.items()}
-    stretches = {s: percentiles(h, a, b) for s, (a, b, h) in gathered.items()}
-    return Executed(written, ranges, sums, reduced, timings, stretches)  # type: ignore[arg-type]
+    stretches = {}
+    for s, (a, b, h) in gathered.items():
+        lo, hi = percentiles(h, a, b)  # the 2nd and 98th
+        stretches[s] = (lo, hi)
+    timings = {"compute_windows": t_windows - t0}
+    with CogFinishing(targets, report, journal, stage=stage, inputs=inputs) as cogs:
+        if while_finishing is not None:
+            paths = {s: t.path for s, t in targets.items()}
+            while_finishing(Executed(paths, ranges, sums, reduced, timings, stretches), cogs.wait)
+        written = cogs.all()
+    timings["cog_finish"] = time.perf_counter() - t_windows
+    return Executed(written, ranges, sums, reduced, timings, stretches)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,12 @@ import geopandas as gpd
 
 from soilmap.config import RunConfig
 from soilmap.grid import dask_chunks
-from soilmap.io.staging import OutputLock, output_lock
+from soilmap.io.staging import OutputLock, OutputStage, output_lock
 from soilmap.io.switch import switch_in
 from soilmap.keys import LayerKey
 from soilmap.landuse.fractions import NODATA_CODE
 from soilmap.options import apply_gdal_cache
-from soilmap.outputs.manifest import describe_inputs, software_versions
+from soilmap.outputs.manifest import as_json, describe_inputs, software_versions
 from soilmap.outputs.write import (
     Continuous,
     Paletted,
@@ -37,9 +38,10 @@ from soilmap.outputs.write import (
 from soilmap.outputs.write import output_names as write_names
 from soilmap.pipeline.checks import check_reductions, value_checks
 from soilmap.pipeline.cluster import Compute, compute_on
-from soilmap.pipeline.execute import chunk_budget, execute
+from soilmap.pipeline.execute import Executed, chunk_budget, execute
 from soilmap.pipeline.plan import Plan, plan
 from soilmap.pipeline.resume import clear_stale, fingerprint, interrupt_policy, open_stage
+from soilmap.plot.preload import preload_plotting
 from soilmap.progress import Progress, reporter, resolve
 from soilmap.report import REPORT, write_report
 from soilmap.zonal.independent import aggregation_note
@@ -229,8 +231,10 @@ def _run(
         fp=fingerprint(config, dask_chunks(p.stock)),
         previous=previous,
     )
+    preload_plotting()  # the report's libraries, while the windows compute
     with stage, interrupt_policy(stage, journal, resume=resume):
         masks = p.soc.count_masks if p.soc is not None else {}
+        rest: list[_Rest] = []
         done = execute(
             rasters,
             stage=stage,
@@ -243,43 +247,23 @@ def _run(
             inputs=config.input_paths(),
             progress=progress,
             journal=journal,
+            while_finishing=lambda ex, wait: rest.append(
+                _write_rest(p, compute, rasters, stage, ex, wait)
+            ),
         )
-        t_compute = time.perf_counter()
-        write_styles(done.written, rasters, done.ranges, done.stretches)
-        if done.zonal is None:
-            raise ValueError("the run computed no zonal sums")
-        areas = region_areas_on_grid(p.regions, p.grid, done.zonal.extent_ha)
-        table = zonal_table(
-            config.scenarios,
-            p.regions,
-            done.zonal,
-            areas,
-            aggregation=config.uncertainty_aggregation,
-        )
-        checks = value_checks(p, done.reduced, table)  # raises: nothing moved into --out
-        units = zonal_units(config.scenarios, p.stock.attrs.get("depth_range_cm"))
-        meta = {
-            "units": "; ".join(f"{k}={v}" for k, v in units.items()),
-            "scenarios": ", ".join(sc.name for sc in config.scenarios),
-            "software": "soilmap",
-        }
-        write_tables(stage, table, TABLE, units=units, metadata=meta, with_regions=True)
+        table, manifest, spent = rest[0]
         report("tables", 1, 1, "zonal tables")
-        t_write = time.perf_counter()
-        manifest = _manifest(p, compute, done.reduced, units)
-        manifest["value_checks"] = checks
+        report("report", 0, 1, REPORT)
+        report("report", 1, 1, REPORT)
         manifest["timings_s"] = {
             "plan": round(t_plan - t0, 3),
-            "compute_and_write_rasters": round(t_compute - t_plan, 3),
+            "compute_and_write_rasters": round(sum(done.timings_s.values()), 3),
             "compute_windows": round(done.timings_s["compute_windows"], 3),
             "cog_finish": round(done.timings_s["cog_finish"], 3),
-            "tables_and_styles": round(t_write - t_compute, 3),
+            **{k: round(v, 3) for k, v in spent.items()},
             "total": round(time.perf_counter() - t0, 3),
         }
         write_manifest(stage, manifest)
-        report("report", 0, 1, REPORT)
-        write_report(stage.dir, path_for=stage.path)
-        report("report", 1, 1, REPORT)
         outputs = switch_in(stage, lock, fallback_names=output_names(p))
     report("done", 1, 1, str(config.output.dir))
     log.info(
@@ -288,6 +272,56 @@ def _run(
     return RunResult(
         out_dir=Path(config.output.dir), outputs=outputs, zonal=table, manifest=manifest
     )
+
+
+#: What a run writes while its COGs are copied: the zonal table, run.json's content
+#: (without the timings) and the seconds the tables and the report took.
+_Rest = tuple[gpd.GeoDataFrame, dict[str, Any], dict[str, float]]
+
+
+def _write_rest(
+    p: Plan,
+    compute: Compute,
+    rasters: dict[str, RasterOutput],
+    stage: OutputStage,
+    done: Executed,
+    wait: Callable[[str], Path],
+) -> _Rest:
+    """Styles, zonal tables and the report, written while GDAL copies the COGs.
+
+    The value checks raise here, before anything is moved into the output folder.
+    The report's maps wait for the COG they draw (``wait``); its charts need none.
+    Their progress is told once the COGs are written (:data:`soilmap.progress.STAGES`
+    keeps its order).
+    """
+    t0 = time.perf_counter()
+    config = p.config
+    write_styles(done.written, rasters, done.ranges, done.stretches)
+    if done.zonal is None:
+        raise ValueError("the run computed no zonal sums")
+    areas = region_areas_on_grid(p.regions, p.grid, done.zonal.extent_ha)
+    table = zonal_table(
+        config.scenarios, p.regions, done.zonal, areas, aggregation=config.uncertainty_aggregation
+    )
+    checks = value_checks(p, done.reduced, table)  # raises: nothing moved into --out
+    units = zonal_units(config.scenarios, p.stock.attrs.get("depth_range_cm"))
+    meta = {
+        "units": "; ".join(f"{k}={v}" for k, v in units.items()),
+        "scenarios": ", ".join(sc.name for sc in config.scenarios),
+        "software": "soilmap",
+    }
+    write_tables(stage, table, TABLE, units=units, metadata=meta, with_regions=True)
+    manifest = _manifest(p, compute, done.reduced, units)
+    manifest["value_checks"] = checks
+    t_tables = time.perf_counter()
+    stems = {path: stem for stem, path in done.written.items()}
+
+    def ready(path: Path) -> bool:
+        return wait(stems[path]).exists() if path in stems else path.exists()
+
+    write_report(stage.dir, path_for=stage.path, manifest=as_json(manifest), ready=ready)
+    spent = {"tables_and_styles": t_tables - t0, "report": time.perf_counter() - t_tables}
+    return table, manifest, spent
 
 
 def _manifest(

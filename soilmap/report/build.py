@@ -12,6 +12,7 @@ import io
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,17 @@ def _answer(zonal: pd.DataFrame, regions: Any, manifest: dict[str, Any]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Figure:
+    """One figure of the report: its file stem, caption, how to draw it, what it reads."""
+
+    name: str
+    caption: str
+    draw: Callable[[], Any]
+    #: The raster it maps (None: a chart of the tables, or a map known to exist).
+    raster: Path | None = None
+
+
 def _scenario_dirs(folder: Path, manifest: dict[str, Any]) -> list[tuple[str, Path]]:
     names = [s["name"] for s in manifest.get("parameters", {}).get("scenarios", [])]
     if len(names) > 1:
@@ -141,9 +153,11 @@ def _scenario_dirs(folder: Path, manifest: dict[str, Any]) -> list[tuple[str, Pa
     return [(names[0] if names else "", folder)]
 
 
-def _run_figures(folder: Path, manifest: dict[str, Any], zonal: pd.DataFrame, regions: Any):
-    """(name, caption, draw) of every figure of a ``soilmap run`` folder."""
-    figs: list[tuple[str, str, Callable[[], Any]]] = []
+def _run_figures(
+    folder: Path, manifest: dict[str, Any], zonal: pd.DataFrame, regions: Any
+) -> list[_Figure]:
+    """Every figure of a ``soilmap run`` folder, in the page's order."""
+    figs: list[_Figure] = []
     first, sdir = _scenario_dirs(folder, manifest)[0]
     maps = [
         ("map_soc_stock", folder / "soc_stock.tif", "Initial SOC stock"),
@@ -155,10 +169,12 @@ def _run_figures(folder: Path, manifest: dict[str, Any], zonal: pd.DataFrame, re
         ),
     ]
     for name, path, caption in maps:
-        if path.exists():
-            figs.append((name, caption, partial(raster_map, path, regions=regions, title=caption)))
+        draw = partial(raster_map, path, regions=regions, title=caption)
+        figs.append(_Figure(name, caption, draw, raster=path))
     figs.append(
-        ("regions", "Potential per region (top 20, then the rest)", lambda: region_bars(zonal))
+        _Figure(
+            "regions", "Potential per region (top 20, then the rest)", lambda: region_bars(zonal)
+        )
     )
     overlap = regions_overlap(regions) if regions is not None else []
     largest = None
@@ -166,7 +182,7 @@ def _run_figures(folder: Path, manifest: dict[str, Any], zonal: pd.DataFrame, re
         alls = region_totals(zonal)
         largest = [str(alls.sort_values("area_ha").iloc[-1]["region_id"])]
     figs.append(
-        (
+        _Figure(
             "landuse",
             "Area and potential per land-use group"
             + (f" (region {largest[0]}: the regions overlap)" if largest else ""),
@@ -175,7 +191,7 @@ def _run_figures(folder: Path, manifest: dict[str, Any], zonal: pd.DataFrame, re
     )
     starts = {s["name"]: s["start_year"] for s in manifest["parameters"].get("scenarios", [])}
     figs.append(
-        (
+        _Figure(
             "horizons",
             "Cumulative gains by horizon, per scenario",
             lambda: horizon_gains(zonal, start_years=starts, regions=largest),
@@ -240,8 +256,36 @@ def _details(manifest: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _draw(
+    figs: list[_Figure], where: Callable[[str], Path], ready: Callable[[Path], bool]
+) -> tuple[list[Path], list[str]]:
+    """Draw and write every figure; the PNGs written and the page's figure blocks.
+
+    The charts go first: a run draws them while its COGs are still being written.
+    Maps of rasters that do not exist are left out.
+    """
+    pngs = {}
+    for f in sorted(figs, key=lambda f: f.raster is not None):
+        if f.raster is None or ready(f.raster):
+            pngs[f.name] = _png(f.draw)
+    written, blocks = [], []
+    for f in figs:
+        if f.name not in pngs:
+            continue
+        target = where(f"figures/{f.name}.png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(pngs[f.name])
+        written.append(target)
+        blocks.append(figure(pngs[f.name], f.caption, f.name))
+    return written, blocks
+
+
 def write_report(
-    folder: str | os.PathLike, *, path_for: Callable[[str], Path] | None = None
+    folder: str | os.PathLike,
+    *,
+    path_for: Callable[[str], Path] | None = None,
+    manifest: dict[str, Any] | None = None,
+    ready: Callable[[Path], bool] | None = None,
 ) -> list[Path]:
     """Write ``report.html`` and ``figures/*.png`` for the result folder ``folder``.
 
@@ -252,6 +296,14 @@ def write_report(
     path_for : callable, optional
         Where to write each file name (``"report.html"``, ``"figures/x.png"``);
         default: inside ``folder``.  A run passes its staging folder's.
+    manifest : dict, optional
+        The folder's ``run.json`` content (default: read from it).  A run passes
+        its own before writing ``run.json``, which holds the run's timings.
+    ready : callable, optional
+        ``ready(path)``: wait until the raster ``path`` is written, and whether it
+        exists (default: whether it exists).  A run passes one that waits for the
+        COG copy in progress; the charts, which need only the tables, are drawn
+        first, meanwhile.
 
     Returns
     -------
@@ -265,12 +317,13 @@ def write_report(
     """
     d = Path(folder)
     where = path_for or (lambda name: d / name)
-    if not (d / "run.json").exists():
-        raise InputError(
-            f"{d}: no run.json, so this is not a soilmap output folder "
-            "(give the --out folder of a run)."
-        )
-    manifest = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    if manifest is None:
+        if not (d / "run.json").exists():
+            raise InputError(
+                f"{d}: no run.json, so this is not a soilmap output folder "
+                "(give the --out folder of a run)."
+            )
+        manifest = json.loads((d / "run.json").read_text(encoding="utf-8"))
     gsocseq = "soilmap_gsocseq_comparison" in manifest
     stem = _GSOCSEQ_TABLE if gsocseq else "zonal_stats"
     zonal = read_zonal(d, stem)
@@ -279,19 +332,11 @@ def write_report(
         from soilmap.report.gsocseq import gsocseq_answer, gsocseq_figures, gsocseq_regions
 
         answer = gsocseq_answer(manifest) + gsocseq_regions(zonal)
-        figs = gsocseq_figures(d, manifest, zonal, regions)
+        figs = [_Figure(*f) for f in gsocseq_figures(d, manifest, zonal, regions)]
     else:
         answer = _answer(zonal, regions, manifest)
         figs = _run_figures(d, manifest, zonal, regions)
-    written = []
-    blocks = []
-    for name, caption, draw in figs:
-        png = _png(draw)
-        target = where(f"figures/{name}.png")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(png)
-        written.append(target)
-        blocks.append(figure(png, caption, name))
+    written, blocks = _draw(figs, where, ready or Path.exists)
     title = (
         "soilmap: GSOCseq and the 4 per 1000 target" if gsocseq else "soilmap: 4 per 1000 potential"
     )

@@ -147,16 +147,17 @@ def test_too_little_disk_stops_before_computing(sample_copy, tmp_path, monkeypat
 def test_disk_full_while_writing_is_not_blamed_on_the_inputs(sample_copy, tmp_path, monkeypatch):
     import rasterio.errors
 
-    import soilmap.pipeline.execute as pipeline
+    from soilmap.outputs.cog import ScratchRaster
 
     out = tmp_path / "out"
     run(_cfg(sample_copy, out))
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
 
-    def full(targets, *_):
+    def full(self):
         raise rasterio.errors.RasterioIOError("Write error: No space left on device")
 
-    monkeypatch.setattr(pipeline, "_finish_all", full)
+    # The COG copies run in background threads while the tables and report are written.
+    monkeypatch.setattr(ScratchRaster, "finish", full)
     with pytest.raises(errors.OutputSpaceError, match="disk is full.*--out"):
         run(_cfg(sample_copy, out).with_output(out, overwrite=True))
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
