@@ -97,8 +97,9 @@ def as_delayed(obj: Any) -> Any:
         # and materialise the whole graph once per array (a third of a small run's
         # Python time went there); the bundle of a window's outputs does it once.
         name = f"soilmap-assemble-{obj.name}"
-        layer = {name: (_assemble, obj.__dask_keys__())}
-        return Delayed(name, HighLevelGraph.from_collections(name, layer, dependencies=[obj]))
+        layer: dict[Any, Any] = {name: (_assemble, obj.__dask_keys__())}
+        deps: list[Any] = [obj]  # (dask's stubs do not count an Array as a collection)
+        return Delayed(name, HighLevelGraph.from_collections(name, layer, dependencies=deps))
     if isinstance(obj, dict):
         return {k: as_delayed(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
