@@ -130,9 +130,10 @@ def test_scratch_size_by_hand():
 
 def test_too_little_disk_stops_before_computing(sample_copy, tmp_path, monkeypatch):
     import soilmap.pipeline.execute as pipeline
+    import soilmap.pipeline.faults as faults
 
     usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(pipeline.shutil, "disk_usage", lambda _p: usage._replace(free=10 * 2**20))
+    monkeypatch.setattr(faults.shutil, "disk_usage", lambda _p: usage._replace(free=10 * 2**20))
     out = tmp_path / "out"
     computed = []
     monkeypatch.setattr(pipeline, "_compute_windows", lambda *a: computed.append(1))

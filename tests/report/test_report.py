@@ -69,6 +69,26 @@ def test_report_command_rebuilds(sample_run, tmp_path):
     assert "http://" not in html and "https://" not in html
 
 
+def test_the_run_draws_the_report_soilmap_report_would(sample_run, tmp_path):
+    """A run draws its report while its COGs are written, from run.json's content in
+    memory: rebuilt from the finished folder, the page and every figure are the same."""
+    import re
+
+    folder = tmp_path / sample_run.out_dir.name  # the page names its folder
+    shutil.copytree(sample_run.out_dir, folder)
+    write_report(folder)
+
+    def page(d):
+        return re.sub(r"report written [^<]* UTC", "", (d / REPORT).read_text())
+
+    assert page(folder) == page(sample_run.out_dir)
+    pngs = sorted(p.name for p in (sample_run.out_dir / "figures").glob("*.png"))
+    assert pngs and pngs == sorted(p.name for p in (folder / "figures").glob("*.png"))
+    for name in pngs:
+        drawn = (sample_run.out_dir / "figures" / name).read_bytes()
+        assert drawn == (folder / "figures" / name).read_bytes(), name
+
+
 def test_report_of_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(InputError, match="no run.json"):
         write_report(tmp_path)
