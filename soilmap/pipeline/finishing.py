@@ -1,9 +1,11 @@
 """A run's COG copies, in the background while the run writes what needs no COG.
 
-Once every window is computed, each scratch file is copied into its COG by GDAL,
-which leaves Python's interpreter free: the run meanwhile writes its styles, tables
-and the report's charts (:func:`soilmap.pipeline.execute.execute`'s
-``while_finishing``), and waits for a COG only where it reads one.
+Once every window is computed, GDAL copies each scratch file into its COG in a
+background thread; the run meanwhile writes its styles, tables and the report's
+charts (:func:`soilmap.pipeline.execute.execute`'s ``while_finishing``), and waits
+for a COG only where it reads one.  The copy itself releases Python's interpreter;
+building the overviews before it does not (rasterio's ``build_overviews`` holds the
+GIL), so the work done meanwhile shares the interpreter with it.
 """
 
 from __future__ import annotations
